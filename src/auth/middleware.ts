@@ -1,0 +1,34 @@
+// Bearer-token authentication and scope checks for /api routes.
+import type { Context, MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../env.ts';
+import { ApiError, forbidden, unauthorized } from '../errors.ts';
+import { hasScope, type Principal, type Scope } from './principal.ts';
+
+export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const header = c.req.header('Authorization');
+  if (!header) throw unauthorized('This endpoint needs a bearer token: Authorization: Bearer <JWT>.');
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw unauthorized('The Authorization header must be "Bearer <JWT>".');
+  const principal = await c.var.services.verifier.verify(match[1]!);
+  c.set('principal', principal);
+  c.set('log', c.var.log.child({ tenant: principal.tenantId, sub: principal.sub }));
+  await next();
+};
+
+export const requireScope = (scope: Scope): MiddlewareHandler<AppEnv> => async (c, next) => {
+  if (!hasScope(c.var.principal, scope)) {
+    throw forbidden('missing-scope', `This endpoint needs the "${scope}" scope; the token has "${[...c.var.principal.scopes].join(' ') || 'none'}".`);
+  }
+  await next();
+};
+
+/**
+ * The tenant a read is bound to: the token's own, or, for audit:admin only, one named
+ * explicitly with `tenant_id`. A non-admin naming any other tenant is refused, not ignored.
+ */
+export function readTenant(c: Context<AppEnv>, requested: string | undefined): string {
+  const p: Principal = c.var.principal;
+  if (requested === undefined || requested === p.tenantId) return p.tenantId;
+  if (hasScope(p, 'audit:admin')) return requested;
+  throw new ApiError(403, 'tenant-forbidden', 'Only an audit:admin token may read another tenant (tenant_id parameter).');
+}

@@ -1,0 +1,164 @@
+// The service's whole configuration: one zod schema over the environment, parsed once.
+// Nothing else in the code base reads process.env.
+import path from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_REDACT_KEYS } from './ingest/redact.ts';
+
+const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'TRUE', 'FALSE'], {
+      message: 'expected true or false',
+    })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : ['true', '1', 'yes', 'TRUE'].includes(v)));
+
+const days = z.coerce
+  .number({ message: 'expected a number of days' })
+  .int('expected a whole number of days')
+  .min(1, 'must be at least 1 day')
+  .max(36500, 'must be at most 36500 days');
+
+const optionalDays = z.preprocess((v) => (v === '' ? undefined : v), days.optional());
+
+const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
+
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain identifier (letters, digits, _)');
+
+const logLevel = z
+  .string()
+  .transform((v) => v.toLowerCase())
+  .pipe(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
+    message: 'expected one of DEBUG, INFO, WARN, ERROR',
+  }));
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('0.0.0.0'),
+  AUDIT_DATA_DIR: z.string().min(1).default('./data'),
+
+  CLICKHOUSE_URL: optionalString.pipe(z.url({ message: 'expected an http(s) URL' }).optional()),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  CLICKHOUSE_DATABASE: identifier.default('audit'),
+  CLICKHOUSE_CLUSTER: optionalString.pipe(identifier.optional()),
+
+  AUDIT_LOG_LEVEL: logLevel.default('info'),
+  AUDIT_LOG_PRETTY: bool(false),
+
+  AUDIT_RETENTION_DAYS: days.default(90),
+  AUDIT_RETENTION_LOW: optionalDays,
+  AUDIT_RETENTION_MEDIUM: optionalDays,
+  AUDIT_RETENTION_HIGH: optionalDays,
+  AUDIT_RETENTION_CRITICAL: optionalDays,
+  AUDIT_ARCHIVE_ENABLED: bool(true),
+  AUDIT_ARCHIVE_LOCATION: optionalString,
+  AUDIT_RETENTION_SCHEDULE: z.string().default('0 2 * * *'),
+
+  AUDIT_JWT_SECRET: optionalString.pipe(
+    z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional(),
+  ),
+  AUDIT_JWKS_URL: optionalString.pipe(z.url({ message: 'expected a URL' }).optional()),
+  AUDIT_JWT_ISSUER: optionalString,
+  AUDIT_JWT_AUDIENCE: optionalString,
+
+  // Ingest batching: one insert serves many concurrent requests.
+  AUDIT_BATCH_MAX_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  AUDIT_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(2),
+  // Take ip_address from X-Forwarded-For only behind a proxy you control.
+  AUDIT_TRUST_PROXY: bool(false),
+  // Comma-separated keys whose values in `details` are replaced before storage (replaces the default list).
+  AUDIT_REDACT_KEYS: optionalString.transform((v) =>
+    v === undefined ? undefined : v.split(',').map((k) => k.trim()).filter(Boolean)),
+});
+
+export type Severity = (typeof SEVERITIES)[number];
+export const severities: readonly Severity[] = SEVERITIES;
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  clickhouse: {
+    url: string | undefined;
+    user: string;
+    password: string;
+    database: string;
+    cluster: string | undefined;
+  };
+  log: { level: string; pretty: boolean };
+  retention: {
+    days: Record<Severity, number>;
+    archiveEnabled: boolean;
+    archiveLocation: string;
+    schedule: string;
+  };
+  jwt: {
+    secret: string | undefined;
+    jwksUrl: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+  };
+  ingest: { batchMaxRows: number; batchLingerMs: number; trustProxy: boolean; redactKeys: string[] };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment into a Config, or throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])] ?? null)})`),
+    );
+  }
+  const e = parsed.data;
+  const retentionFallback = env.AUDIT_RETENTION_DAYS ? e.AUDIT_RETENTION_DAYS : undefined;
+  const dataDir = path.resolve(e.AUDIT_DATA_DIR);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir,
+    clickhouse: {
+      url: e.CLICKHOUSE_URL,
+      user: e.CLICKHOUSE_USER,
+      password: e.CLICKHOUSE_PASSWORD,
+      database: e.CLICKHOUSE_DATABASE,
+      cluster: e.CLICKHOUSE_CLUSTER,
+    },
+    log: { level: e.AUDIT_LOG_LEVEL, pretty: e.AUDIT_LOG_PRETTY },
+    retention: {
+      // Precedence: a severity's own variable, then AUDIT_RETENTION_DAYS when the operator set it,
+      // then the contract defaults (30/60/90/365).
+      days: {
+        LOW: e.AUDIT_RETENTION_LOW ?? retentionFallback ?? 30,
+        MEDIUM: e.AUDIT_RETENTION_MEDIUM ?? retentionFallback ?? 60,
+        HIGH: e.AUDIT_RETENTION_HIGH ?? retentionFallback ?? 90,
+        CRITICAL: e.AUDIT_RETENTION_CRITICAL ?? retentionFallback ?? 365,
+      },
+      archiveEnabled: e.AUDIT_ARCHIVE_ENABLED,
+      archiveLocation: path.resolve(e.AUDIT_ARCHIVE_LOCATION ?? path.join(dataDir, 'archive')),
+      schedule: e.AUDIT_RETENTION_SCHEDULE,
+    },
+    jwt: {
+      secret: e.AUDIT_JWT_SECRET,
+      jwksUrl: e.AUDIT_JWKS_URL,
+      issuer: e.AUDIT_JWT_ISSUER,
+      audience: e.AUDIT_JWT_AUDIENCE,
+    },
+    ingest: {
+      batchMaxRows: e.AUDIT_BATCH_MAX_ROWS,
+      batchLingerMs: e.AUDIT_BATCH_LINGER_MS,
+      trustProxy: e.AUDIT_TRUST_PROXY,
+      redactKeys: e.AUDIT_REDACT_KEYS ?? DEFAULT_REDACT_KEYS,
+    },
+  };
+}

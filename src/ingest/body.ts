@@ -1,0 +1,91 @@
+// Reading and shaping an ingest body: one JSON object, a JSON array, or NDJSON.
+// The byte limit is enforced while streaming, so a huge body is cut off, never buffered whole.
+import { ApiError, type FieldError } from '../errors.ts';
+import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES } from './event.ts';
+
+export type BodyFormat = 'json' | 'ndjson';
+
+export function bodyFormat(contentType: string | undefined): BodyFormat {
+  const mime = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (mime === 'application/json' || mime.endsWith('+json')) return 'json';
+  if (mime === 'application/x-ndjson' || mime === 'application/ndjson' || mime === 'application/jsonl' || mime === 'application/x-jsonlines') return 'ndjson';
+  throw new ApiError(415, 'unsupported-media-type',
+    `Content-Type must be application/json (one event or an array) or application/x-ndjson (one event per line); got ${mime ? `"${mime}"` : 'none'}.`);
+}
+
+const tooLarge = (detail: string, extra: Record<string, unknown> = {}) =>
+  new ApiError(413, 'payload-too-large', detail, extra);
+
+/** Reads the body as UTF-8, refusing (413) as soon as it passes `limit` bytes. */
+export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, declaredLength: string | undefined, limit = MAX_REQUEST_BYTES): Promise<string> {
+  if (declaredLength !== undefined && Number(declaredLength) > limit) {
+    throw tooLarge(`The request body is ${declaredLength} bytes; the limit is ${limit} bytes (10 MiB) per request.`);
+  }
+  if (!body) return '';
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(`The request body exceeds the limit of ${limit} bytes (10 MiB) per request.`);
+    }
+    chunks.push(value);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new ApiError(400, 'invalid-encoding', 'The request body is not valid UTF-8.');
+  }
+}
+
+/** Splits a body into raw events (still unvalidated), checking the count and per-event size limits. */
+export function parseEvents(text: string, format: BodyFormat): unknown[] {
+  let events: unknown[];
+  const sizes: number[] = [];
+  if (format === 'json') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new ApiError(400, 'invalid-json', `The request body is not valid JSON: ${(err as Error).message}`);
+    }
+    if (Array.isArray(parsed)) events = parsed;
+    else if (parsed !== null && typeof parsed === 'object') events = [parsed];
+    else throw new ApiError(422, 'invalid-body', 'The JSON body must be one event object or an array of event objects.');
+    if (events.length > MAX_BATCH_EVENTS) {
+      throw tooLarge(`The request holds ${events.length} events; the limit is ${MAX_BATCH_EVENTS} per request.`);
+    }
+    for (const e of events) sizes.push(Buffer.byteLength(JSON.stringify(e) ?? ''));
+  } else {
+    events = [];
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!.trim();
+      if (line === '') continue;
+      if (events.length === MAX_BATCH_EVENTS) {
+        throw tooLarge(`The request holds more than ${MAX_BATCH_EVENTS} events; that is the limit per request.`);
+      }
+      try {
+        events.push(JSON.parse(line));
+      } catch (err) {
+        throw new ApiError(400, 'invalid-json', `Line ${i + 1} of the NDJSON body is not valid JSON: ${(err as Error).message}`, {
+          errors: [{ index: events.length, message: `line ${i + 1}: ${(err as Error).message}` }],
+        });
+      }
+      sizes.push(Buffer.byteLength(line));
+    }
+  }
+  if (events.length === 0) throw new ApiError(422, 'empty-body', 'The request holds no events.');
+  const oversize: FieldError[] = [];
+  sizes.forEach((s, index) => {
+    if (s > MAX_EVENT_BYTES) oversize.push({ index, message: `event is ${s} bytes; the limit is ${MAX_EVENT_BYTES} bytes (64 KiB)` });
+  });
+  if (oversize.length > 0) {
+    throw tooLarge(`${oversize.length} event(s) exceed the limit of 64 KiB per event; nothing was stored.`, { errors: oversize.slice(0, 100) });
+  }
+  return events;
+}

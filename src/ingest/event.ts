@@ -1,0 +1,118 @@
+// The audit event on the wire (contract: snake_case fields) and its stored form.
+// The zod schema is the single source of the validator, the TypeScript type and the OpenAPI doc.
+import { z } from '@hono/zod-openapi';
+import { severities } from '../config.ts';
+
+export const MAX_EVENT_BYTES = 64 * 1024;
+export const MAX_BATCH_EVENTS = 10_000;
+export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
+/** Events more than this far in the future are refused (clock skew allowance). */
+export const MAX_FUTURE_MS = 5 * 60 * 1000;
+/** DateTime64 and TTL arithmetic start at the Unix epoch; older timestamps are refused. */
+export const MIN_TIMESTAMP_MS = 0;
+
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+// ISO-8601 date-time with an explicit zone (Z or ±hh:mm); fractional seconds allowed.
+const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+const ACTIVITY_TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
+
+// No NUL or other C0 control characters (tab, LF, CR allowed in free text only).
+const noControl = (s: string) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(s);
+const label = (max: number) =>
+  z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`)
+    .refine((s) => noControl(s) && !/[\r\n\t]/.test(s), 'must not contain control characters');
+
+export const SeveritySchema = z.enum(severities as [string, ...string[]]).openapi({ example: 'LOW' });
+export const OutcomeSchema = z.enum(['success', 'failure']);
+
+export const AuditEventInput = z
+  .strictObject({
+    id: z.string().regex(UUID_RE, 'must be a UUID').optional()
+      .openapi({ description: 'Idempotency key: the same id posted twice is stored once', example: '0192f0c1-6c2e-7cc0-8a1e-3f5b1d2c4e5f' }),
+    timestamp: z.string().regex(ISO_RE, 'must be an ISO-8601 date-time with a zone, e.g. 2026-01-31T12:00:00.000Z')
+      .refine((s) => !Number.isNaN(Date.parse(s)), 'is not a valid date')
+      .optional()
+      .openapi({ description: 'When it happened (UTC, millisecond precision). Default: receipt time.' }),
+    activity_type: z.string().max(128, 'must be at most 128 characters')
+      .regex(ACTIVITY_TYPE_RE, 'must be dotted lowercase, e.g. user.login')
+      .openapi({ example: 'file.uploaded' }),
+    severity: SeveritySchema.default('LOW'),
+    action: label(128).openapi({ example: 'file_upload' }),
+    description: z.string().max(16_384, 'must be at most 16384 characters')
+      .refine(noControl, 'must not contain control characters other than tab and newline').optional(),
+    outcome: OutcomeSchema.default('success'),
+    user_id: label(256).optional().openapi({ description: "Default: the token's sub" }),
+    tenant_id: label(128).optional().openapi({ description: "Default: the token's tenant_id; only audit:admin may name another" }),
+    resource_type: label(128).optional(),
+    resource_id: label(512).optional(),
+    ip_address: label(64).optional().openapi({ description: 'Default: the client address of the HTTP request' }),
+    user_agent: label(1024).optional().openapi({ description: 'Default: the User-Agent of the HTTP request' }),
+    request_id: label(128).optional().openapi({ description: 'Default: the X-Request-Id of the HTTP request' }),
+    details: z.record(z.string(), z.unknown()).optional()
+      .openapi({ description: 'Free-form JSON object; sensitive keys are redacted before storage', example: { filename: 'q3.pdf', size: 52133 } }),
+  })
+  .openapi('AuditEventInput');
+
+export type AuditEventInput = z.infer<typeof AuditEventInput>;
+
+/** The stored event, as the query API returns it. */
+export const AuditEvent = z
+  .object({
+    id: z.string(),
+    timestamp: z.string().openapi({ example: '2026-01-31T12:00:00.000Z' }),
+    received_at: z.string(),
+    activity_type: z.string(),
+    severity: SeveritySchema,
+    action: z.string(),
+    description: z.string(),
+    outcome: OutcomeSchema,
+    user_id: z.string(),
+    tenant_id: z.string(),
+    resource_type: z.string(),
+    resource_id: z.string(),
+    ip_address: z.string(),
+    user_agent: z.string(),
+    request_id: z.string(),
+    details: z.record(z.string(), z.unknown()),
+  })
+  .openapi('AuditEvent');
+
+export type AuditEvent = z.infer<typeof AuditEvent>;
+
+/** Column order of audit_activities inserts (JSONCompactEachRow). */
+export const EVENT_COLUMNS = [
+  'id', 'tenant_id', 'timestamp', 'received_at', 'activity_type', 'severity', 'action', 'outcome',
+  'resource_type', 'user_agent', 'user_id', 'resource_id', 'ip_address', 'request_id', 'description', 'details',
+] as const;
+
+/** A validated, defaulted event ready to store; times are epoch milliseconds. */
+export interface EventRow {
+  id: string;
+  tenant_id: string;
+  timestamp: number;
+  received_at: number;
+  activity_type: string;
+  severity: string;
+  action: string;
+  outcome: string;
+  resource_type: string;
+  user_agent: string;
+  user_id: string;
+  resource_id: string;
+  ip_address: string;
+  request_id: string;
+  description: string;
+  /** JSON text of the (redacted) details object. */
+  details: string;
+}
+
+/** ClickHouse DateTime64(3) literal for JSON input: seconds with millisecond fraction. */
+export const toChTime = (ms: number) => (ms / 1000).toFixed(3);
+
+export function rowValues(r: EventRow): unknown[] {
+  return [
+    r.id, r.tenant_id, toChTime(r.timestamp), toChTime(r.received_at), r.activity_type, r.severity, r.action,
+    r.outcome, r.resource_type, r.user_agent, r.user_id, r.resource_id, r.ip_address, r.request_id,
+    r.description, r.details,
+  ];
+}

@@ -1,0 +1,108 @@
+// One prom-client registry per service instance, holding the contract's metrics.
+// Label sets are bounded: severities are an enum, activity types pass through an allow-list
+// (everything else counts as "other"), and no user or resource id is ever a label.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const DEFAULT_ACTIVITY_TYPE_LABELS = [
+  'user.login', 'user.logout', 'user.login_failed', 'user.created', 'user.updated', 'user.deleted',
+  'file.uploaded', 'file.downloaded', 'file.deleted', 'api.request', 'audit.accessed',
+  'permission.granted', 'permission.revoked', 'secret.accessed', 'config.changed',
+];
+
+export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabels?: string[] } = {}) {
+  const registry = new Registry();
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const allowed = new Set(opts.activityTypeLabels ?? DEFAULT_ACTIVITY_TYPE_LABELS);
+
+  const activitiesTotal = new Counter({
+    name: 'audit_activities_total',
+    help: 'Audit activities stored, by activity type (allow-listed, else "other") and severity',
+    labelNames: ['activity_type', 'severity'] as const,
+    registers: [registry],
+  });
+  const metrics = {
+    registry,
+    activitiesTotal,
+    /** Maps an activity type onto the bounded label set. */
+    activityTypeLabel: (t: string) => (allowed.has(t) ? t : 'other'),
+    retentionDeleted: new Counter({
+      name: 'audit_retention_deleted_total',
+      help: 'Rows deleted by the retention job, by severity',
+      labelNames: ['severity'] as const,
+      registers: [registry],
+    }),
+    retentionArchived: new Counter({
+      name: 'audit_retention_archived_total',
+      help: 'Rows written to verified archives by the retention job, by severity',
+      labelNames: ['severity'] as const,
+      registers: [registry],
+    }),
+    retentionErrors: new Counter({
+      name: 'audit_retention_errors_total',
+      help: 'Retention job runs that failed',
+      registers: [registry],
+    }),
+    queryDuration: new Histogram({
+      name: 'audit_query_duration_seconds',
+      help: 'Duration of audit store operations, by operation',
+      labelNames: ['operation'] as const,
+      // Store round trips: from sub-millisecond point reads to multi-second exports.
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    storageSize: new Gauge({
+      name: 'audit_storage_size_bytes',
+      help: 'Bytes on disk of the audit tables (active parts, from system.parts)',
+      registers: [registry],
+    }),
+    ingestBatchSize: new Histogram({
+      name: 'audit_ingest_batch_size',
+      help: 'Rows per insert issued by the batching writer',
+      buckets: [1, 5, 10, 50, 100, 500, 1000, 5000, 10000, 50000],
+      registers: [registry],
+    }),
+    spoolEvents: new Gauge({
+      name: 'audit_spool_events',
+      help: 'Events acknowledged into the local spool and not yet stored in ClickHouse',
+      registers: [registry],
+    }),
+    httpRequests: new Counter({
+      name: 'audit_http_requests_total',
+      help: 'HTTP requests, by route template, method and status class',
+      labelNames: ['route', 'method', 'status'] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'audit_http_request_duration_seconds',
+      help: 'HTTP request duration, by route template and method',
+      labelNames: ['route', 'method'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    redactions: new Counter({
+      name: 'audit_redactions_total',
+      help: 'Values replaced by [REDACTED] before storage',
+      registers: [registry],
+    }),
+    ingestRejected: new Counter({
+      name: 'audit_ingest_rejected_total',
+      help: 'Ingest requests refused, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+  };
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Times an async store operation into audit_query_duration_seconds{operation}. */
+export async function timed<T>(metrics: Metrics | undefined, operation: string, fn: () => Promise<T>): Promise<T> {
+  if (!metrics) return fn();
+  const end = metrics.queryDuration.startTimer({ operation });
+  try {
+    return await fn();
+  } finally {
+    end();
+  }
+}

@@ -1,0 +1,92 @@
+// The read API: list with filters and a keyset cursor, recent, and by id. Every read is bound
+// to the caller's tenant (readTenant) inside the SQL.
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { readTenant, requireScope } from '../auth/middleware.ts';
+import type { AppEnv } from '../env.ts';
+import { notFound } from '../errors.ts';
+import { AuditEvent } from '../ingest/event.ts';
+import { problemResponses } from '../openapi.ts';
+import { getEvent, listEvents } from '../store/activities.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { ListQuery, RecentQuery, toFilters } from './params.ts';
+
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+const EventPage = z
+  .object({
+    data: z.array(AuditEvent),
+    next_cursor: z.string().nullable().openapi({ description: 'Pass as `cursor` for the next (older) page; null on the last page' }),
+  })
+  .openapi('EventPage');
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/api/v1/audit/activities',
+  tags: ['query'],
+  summary: 'List events, newest first',
+  security: [{ bearerAuth: [] }],
+  middleware: [requireScope('audit:read')] as const,
+  request: { query: ListQuery },
+  responses: {
+    200: { description: 'A page of events', content: { 'application/json': { schema: EventPage } } },
+    ...problemResponses(400, 401, 403, 429),
+  },
+});
+
+const recentRoute = createRoute({
+  method: 'get',
+  path: '/api/v1/audit/activities/recent',
+  tags: ['query'],
+  summary: 'Recent events, newest first',
+  security: [{ bearerAuth: [] }],
+  middleware: [requireScope('audit:read')] as const,
+  request: { query: RecentQuery },
+  responses: {
+    200: { description: 'Events of the last `days` days', content: { 'application/json': { schema: z.array(AuditEvent) } } },
+    ...problemResponses(400, 401, 403, 429),
+  },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/api/v1/audit/activities/{id}',
+  tags: ['query'],
+  summary: 'One event by id',
+  security: [{ bearerAuth: [] }],
+  middleware: [requireScope('audit:read')] as const,
+  request: {
+    params: z.object({ id: z.string().regex(UUID_RE, 'must be a UUID').openapi({ param: { name: 'id', in: 'path' } }) }),
+    query: z.object({ tenant_id: z.string().max(128).optional().openapi({ description: 'audit:admin only' }) }),
+  },
+  responses: {
+    200: { description: 'The event', content: { 'application/json': { schema: AuditEvent } } },
+    ...problemResponses(400, 401, 403, 404, 429),
+  },
+});
+
+export function queryRoutes() {
+  return new OpenAPIHono<AppEnv>()
+    .openapi(listRoute, async (c) => {
+      const q = c.req.valid('query');
+      const tenant = readTenant(c, q.tenant_id);
+      const cursor = q.cursor ? decodeCursor(q.cursor) : undefined;
+      const data = await listEvents(c.var.services.store, tenant, toFilters(q), q.limit, cursor);
+      const last = data.at(-1);
+      const next_cursor = data.length === q.limit && last ? encodeCursor({ ts: Date.parse(last.timestamp), id: last.id }) : null;
+      return c.json({ data, next_cursor }, 200);
+    })
+    .openapi(recentRoute, async (c) => {
+      const q = c.req.valid('query');
+      const tenant = readTenant(c, q.tenant_id);
+      const since = Date.now() - q.days * 86_400_000;
+      const data = await listEvents(c.var.services.store, tenant, { user_id: q.user_id, since }, q.limit);
+      return c.json(data, 200);
+    })
+    .openapi(getRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const tenant = readTenant(c, c.req.valid('query').tenant_id);
+      const event = await getEvent(c.var.services.store, tenant, id.toLowerCase());
+      if (!event) throw notFound(`No event ${id} in tenant "${tenant}".`);
+      return c.json(event, 200);
+    });
+}

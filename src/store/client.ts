@@ -1,0 +1,173 @@
+// The one door to ClickHouse. Embedded (chDB in-process, through chdb/connection) and server
+// (HTTP) are the same @clickhouse/client API; only the connection differs. Every value is bound
+// as a {name:Type} query parameter; identifiers (database, table) come from validated config.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { Config } from '../config.ts';
+import { timed, type Metrics } from '../metrics.ts';
+import { toStoreError } from './errors.ts';
+
+export type QueryParams = Record<string, unknown>;
+
+export interface StoreOptions {
+  /** Embedded engine directory (ignored in server mode). */
+  dataDir: string;
+  url?: string | undefined;
+  user?: string;
+  password?: string;
+  database: string;
+  metrics?: Metrics;
+}
+
+/** Minimal shape of chDB's native streaming session, loaded lazily in embedded mode. */
+interface ChdbSession {
+  queryStreamBind(sql: string, params: object, opts?: { format?: string; signal?: AbortSignal }): AsyncIterable<{ text(): string }>;
+  close(): void;
+}
+
+export class Store {
+  readonly kind: 'embedded' | 'server';
+  readonly database: string;
+  readonly client: ClickHouseClient;
+  readonly enginePath: string | undefined;
+  private streamSession: ChdbSession | undefined;
+  private closed = false;
+
+  private constructor(
+    client: ClickHouseClient,
+    kind: 'embedded' | 'server',
+    database: string,
+    enginePath: string | undefined,
+    private readonly metrics: Metrics | undefined,
+  ) {
+    this.client = client;
+    this.kind = kind;
+    this.database = database;
+    this.enginePath = enginePath;
+  }
+
+  static async open(opts: StoreOptions): Promise<Store> {
+    if (opts.url) {
+      const client = createClient({
+        url: opts.url,
+        username: opts.user ?? 'default',
+        password: opts.password ?? '',
+        database: opts.database,
+        application: 'audithouse',
+        request_timeout: 30_000,
+        clickhouse_settings: { date_time_input_format: 'best_effort' },
+      });
+      return new Store(client, 'server', opts.database, undefined, opts.metrics);
+    }
+    const enginePath = path.join(path.resolve(opts.dataDir), 'clickhouse');
+    fs.mkdirSync(enginePath, { recursive: true });
+    const { createChdbConnection } = await import('chdb/connection');
+    const client = createClient({ connection: createChdbConnection({ path: enginePath }) } as never);
+    return new Store(client, 'embedded', opts.database, enginePath, opts.metrics);
+  }
+
+  static fromConfig(config: Config, metrics?: Metrics): Promise<Store> {
+    return Store.open({
+      dataDir: config.dataDir,
+      url: config.clickhouse.url,
+      user: config.clickhouse.user,
+      password: config.clickhouse.password,
+      database: config.clickhouse.database,
+      ...(metrics ? { metrics } : {}),
+    });
+  }
+
+  /** Backquoted, database-qualified name. chDB ignores the client's `database`, so we always qualify. */
+  table(name: string): string {
+    return `\`${this.database}\`.\`${name}\``;
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params: QueryParams = {}, operation = 'query'): Promise<T[]> {
+    return timed(this.metrics, operation, async () => {
+      try {
+        const rs = await this.client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+        return (await rs.json()) as T[];
+      } catch (err) {
+        throw toStoreError(err, 'query');
+      }
+    });
+  }
+
+  async command(sql: string, params: QueryParams = {}, operation = 'command'): Promise<void> {
+    return timed(this.metrics, operation, async () => {
+      try {
+        await this.client.command({ query: sql, query_params: params });
+      } catch (err) {
+        throw toStoreError(err, 'query');
+      }
+    });
+  }
+
+  /** Inserts positional rows (JSONCompactEachRow: ~1.4x faster than JSONEachRow into chDB). */
+  async insertCompact(table: string, columns: readonly string[], rows: unknown[][], operation = 'insert'): Promise<void> {
+    if (rows.length === 0) return;
+    return timed(this.metrics, operation, async () => {
+      try {
+        await this.client.insert({
+          table: this.table(table),
+          columns: columns as [string, ...string[]],
+          values: rows,
+          format: 'JSONCompactEachRow',
+        });
+      } catch (err) {
+        throw toStoreError(err, 'insert');
+      }
+    });
+  }
+
+  /**
+   * Streams a result as text chunks of whole lines in `format` (e.g. JSONEachRow, CSVWithNames),
+   * never holding the whole result in memory. chDB's client.query buffers, so embedded mode uses
+   * chDB's native streaming session on the same data directory (same-path sessions coexist).
+   */
+  async *stream(sql: string, params: QueryParams = {}, format = 'JSONEachRow', signal?: AbortSignal): AsyncGenerator<string> {
+    try {
+      if (this.kind === 'embedded') {
+        const session = await this.nativeSession();
+        for await (const chunk of session.queryStreamBind(sql, params, { format, ...(signal ? { signal } : {}) })) {
+          const text = chunk.text();
+          if (text.length > 0) yield text;
+        }
+        return;
+      }
+      const rs = await this.client.query({ query: sql, query_params: params, format: format as 'JSONEachRow', ...(signal ? { abort_signal: signal } : {}) });
+      for await (const rows of rs.stream()) {
+        let text = '';
+        for (const row of rows as Array<{ text: string }>) text += row.text + '\n';
+        if (text.length > 0) yield text;
+      }
+    } catch (err) {
+      throw toStoreError(err, 'query');
+    }
+  }
+
+  private async nativeSession(): Promise<ChdbSession> {
+    if (!this.streamSession) {
+      const chdb = (await import('chdb')) as unknown as { Session: new (p: string) => ChdbSession };
+      this.streamSession = new chdb.Session(this.enginePath!);
+    }
+    return this.streamSession;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      const r = await this.client.ping();
+      return r.success;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.streamSession?.close();
+    await this.client.close();
+  }
+}
