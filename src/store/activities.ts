@@ -6,13 +6,13 @@ import type { QueryParams, Store } from './client.ts';
 export const TABLE = 'audit_activities';
 
 /** Columns as the API returns them; times as epoch ms so JS formats them exactly. */
-const SELECT_EVENT = `toString(id) AS id, toUnixTimestamp64Milli(timestamp) AS ts_ms,
+const SELECT_EVENT = `toString(id) AS event_id, toUnixTimestamp64Milli(timestamp) AS ts_ms,
   toUnixTimestamp64Milli(received_at) AS received_ms, activity_type, toString(severity) AS severity, action,
   description, toString(outcome) AS outcome, user_id, tenant_id, resource_type, resource_id, ip_address,
   user_agent, request_id, details`;
 
 interface EventRecord {
-  id: string;
+  event_id: string;
   ts_ms: string | number;
   received_ms: string | number;
   activity_type: string;
@@ -38,7 +38,7 @@ export function toAuditEvent(r: EventRecord): AuditEvent {
     details = { _unparseable: r.details };
   }
   return {
-    id: r.id,
+    id: r.event_id,
     timestamp: new Date(Number(r.ts_ms)).toISOString(),
     received_at: new Date(Number(r.received_ms)).toISOString(),
     activity_type: r.activity_type,
@@ -62,13 +62,13 @@ export async function existingKeys(store: Store, rows: readonly EventRow[]): Pro
   if (rows.length === 0) return new Set();
   const tenants = [...new Set(rows.map((r) => r.tenant_id))];
   const ids = [...new Set(rows.map((r) => r.id))];
-  const found = await store.query<{ tenant_id: string; id: string }>(
-    `SELECT tenant_id, toString(id) AS id FROM ${store.table(TABLE)}
+  const found = await store.query<{ tenant_id: string; event_id: string }>(
+    `SELECT tenant_id, toString(id) AS event_id FROM ${store.table(TABLE)}
      WHERE tenant_id IN {tenants:Array(String)} AND id IN {ids:Array(UUID)}`,
     { tenants, ids },
     'dedupe',
   );
-  return new Set(found.map((r) => `${r.tenant_id}\u0000${r.id}`));
+  return new Set(found.map((r) => eventKey({ tenant_id: r.tenant_id, id: r.event_id })));
 }
 
 export const eventKey = (r: Pick<EventRow, 'tenant_id' | 'id'>) => `${r.tenant_id}\u0000${r.id}`;

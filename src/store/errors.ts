@@ -68,7 +68,9 @@ export function toStoreError(err: unknown, operation: 'query' | 'insert'): Store
  * so instanceof would miss it.
  */
 export function clickhouseCode(err: unknown): string | undefined {
-  if (err instanceof Error && err.name === 'ClickHouseError' && 'code' in err) return String(err.code);
+  if (err instanceof Error && 'code' in err && (err.name === 'ClickHouseError' || err.constructor?.name === 'ClickHouseError')) {
+    return String(err.code);
+  }
   if (err instanceof StoreError) return err.clickhouseCode;
   return undefined;
 }
