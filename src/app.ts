@@ -1,6 +1,7 @@
 // Builds the Hono app from the capability routers. Shared by the server and the tests.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
+import { analyticsRoutes } from './analytics/routes.ts';
 import { authenticate } from './auth/middleware.ts';
 import type { AppEnv, Services } from './env.ts';
 import { badRequest, handleError, notFound } from './errors.ts';
@@ -41,6 +42,7 @@ export function createApp(services: Services) {
   app.route('/', healthRoutes());
   app.route('/', ingestRoutes());
   app.route('/', queryRoutes());
+  app.route('/', analyticsRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   return app;
