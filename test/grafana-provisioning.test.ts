@@ -189,7 +189,10 @@ describe('alerting provisioning', () => {
         }
       }
       const board = byUid.get(rule.dashboardUid);
-      expect((board?.panels as Json[] | undefined)?.some((p) => p.id === rule.panelId), rule.title).toBe(true);
+      const panel = (board?.panels as Json[] | undefined)?.find((p) => p.id === rule.panelId);
+      expect(panel?.title, rule.title).toBe(
+        { 'audit-failed-login-burst': 'Failures by activity type', 'audit-critical-event': 'Latest HIGH and CRITICAL events' }[rule.uid as string],
+      );
       expect(rule.noDataState).toBe('OK');
     }
   });

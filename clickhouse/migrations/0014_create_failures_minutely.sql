@@ -7,6 +7,8 @@
 -- and the distinct counts are uniq states merged at read time with uniqMerge(). The states
 -- hold hashes of user ids and addresses, not the values themselves.
 -- Minutes are many, so 90 days: beyond that the hourly table has the failure counts.
+-- Weekly partitions: few enough parts for inserts that span days (late or imported events),
+-- small enough that expired weeks drop whole (ttl_only_drop_parts) soon after 90 days.
 CREATE TABLE IF NOT EXISTS {{database}}.audit_failures_minutely
 (
     tenant_id     LowCardinality(String),
@@ -18,7 +20,7 @@ CREATE TABLE IF NOT EXISTS {{database}}.audit_failures_minutely
     ip_addresses  AggregateFunction(uniq, String)
 )
 ENGINE = AggregatingMergeTree
-PARTITION BY toYYYYMMDD(minute)
+PARTITION BY toMonday(minute)
 ORDER BY (tenant_id, minute, activity_type, severity)
 TTL minute + toIntervalDay(90)
 SETTINGS ttl_only_drop_parts = 1;
