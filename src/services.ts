@@ -18,7 +18,7 @@ export interface StartedServices extends Services {
 export async function startServices(config: Config, log: Logger, opts: { store?: Store } = {}): Promise<StartedServices> {
   const metrics = createMetrics();
   const store = opts.store ?? (await Store.fromConfig(config, metrics));
-  await migrate(store, { policy: retentionPolicy(config), log });
+  await migrate(store, { policy: retentionPolicy(config), log, cluster: config.clickhouse.cluster });
   const { secret } = resolveJwtSecret(config);
   const verifier = createVerifier({ ...config.jwt, secret: config.jwt.jwksUrl ? undefined : secret });
   const writer = new BatchWriter(store, { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs }, metrics, log);

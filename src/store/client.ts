@@ -17,6 +17,8 @@ export interface StoreOptions {
   user?: string;
   password?: string;
   database: string;
+  /** Cluster name: inserts into Distributed tables then wait until the shards have the rows. */
+  cluster?: string | undefined;
   metrics?: Metrics;
 }
 
@@ -56,7 +58,11 @@ export class Store {
         database: opts.database,
         application: 'audithouse',
         request_timeout: 30_000,
-        clickhouse_settings: { date_time_input_format: 'best_effort' },
+        clickhouse_settings: {
+          date_time_input_format: 'best_effort',
+          // A 202 must mean "stored": a Distributed insert returns only once every shard has its rows.
+          ...(opts.cluster ? { distributed_foreground_insert: 1 } : {}),
+        },
       });
       return new Store(client, 'server', opts.database, undefined, opts.metrics);
     }
@@ -74,6 +80,7 @@ export class Store {
       user: config.clickhouse.user,
       password: config.clickhouse.password,
       database: config.clickhouse.database,
+      cluster: config.clickhouse.cluster,
       ...(metrics ? { metrics } : {}),
     });
   }
