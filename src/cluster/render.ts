@@ -24,6 +24,12 @@ const QUALIFIED = `${IDENT}\\.${IDENT}`;
 
 export const localName = (table: string) => `${table}_local`;
 
+/** Tables whose rows must meet on one shard for a reason other than the tenant. */
+const SHARDING_KEYS: Record<string, string> = {
+  // Lease deduplication works within a shard: every attempt at a lease must land on the same one.
+  audit_leases: 'cityHash64(name)',
+};
+
 function q(name: string): string {
   return `\`${name}\``;
 }
@@ -81,7 +87,7 @@ export function renderStatementForCluster(stmt: string, o: ClusterOptions): stri
     }
     const after = /^\s/.test(engine.after) || engine.after === '' ? engine.after : ` ${engine.after}`;
     const local = `CREATE TABLE ${ine}${q(db)}.${q(localName(table))} ${oc} ${engine.before}${replicatedEngine(engine.family, engine.args, db, table)}${after}`;
-    const shardingKey = /\btenant_id\b/.test(engine.before) ? 'cityHash64(tenant_id)' : 'rand()';
+    const shardingKey = SHARDING_KEYS[table] ?? (/\btenant_id\b/.test(engine.before) ? 'cityHash64(tenant_id)' : 'rand()');
     const distributed = `CREATE TABLE ${ine}${q(db)}.${q(table)} ${oc} AS ${q(db)}.${q(localName(table))} ENGINE = Distributed(${q(o.cluster)}, ${q(db)}, ${q(localName(table))}, ${shardingKey})`;
     return [local, distributed];
   }

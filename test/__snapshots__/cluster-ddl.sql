@@ -48,3 +48,16 @@ ORDER BY (tenant_id, timestamp, id)
 SETTINGS index_granularity = 2048;
 
 CREATE TABLE IF NOT EXISTS `audit`.`audit_activities` ON CLUSTER `audit_cluster` AS `audit`.`audit_activities_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_activities_local`, cityHash64(tenant_id));
+
+-- 0070_create_audit_leases
+CREATE TABLE IF NOT EXISTS `audit`.`audit_leases_local` ON CLUSTER `audit_cluster` (
+    name        LowCardinality(String),
+    slot        String,
+    holder      String,
+    acquired_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/audit/audit_leases_local', '{replica}') ORDER BY (name, slot)
+TTL toDateTime(acquired_at) + INTERVAL 30 DAY
+SETTINGS non_replicated_deduplication_window = 10000;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_leases` ON CLUSTER `audit_cluster` AS `audit`.`audit_leases_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_leases_local`, cityHash64(name));
