@@ -133,7 +133,9 @@ export class Store {
    * never holding the whole result in memory. chDB's client.query buffers, so embedded mode uses
    * chDB's native streaming session on the same data directory (same-path sessions coexist).
    */
-  async *stream(sql: string, params: QueryParams = {}, format = 'JSONEachRow', signal?: AbortSignal): AsyncGenerator<string> {
+  async *stream(sql: string, params: QueryParams = {}, format = 'JSONEachRow', signal?: AbortSignal, operation = 'stream'): AsyncGenerator<string> {
+    // Timed from the first read to the last chunk (or the consumer's early return).
+    const end = this.metrics?.queryDuration.startTimer({ operation });
     try {
       if (this.kind === 'embedded') {
         const session = await this.nativeSession();
@@ -151,6 +153,8 @@ export class Store {
       }
     } catch (err) {
       throw toStoreError(err, 'query');
+    } finally {
+      end?.();
     }
   }
 
