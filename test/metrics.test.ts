@@ -73,6 +73,7 @@ describe('/metrics', () => {
     expect((await t.get('/api/v1/audit/activities?limit=10')).status).toBe(200);
     expect((await t.get(`/api/v1/audit/activities/${id}`)).status).toBe(200);
     expect((await t.post({ activity_type: 'Not Dotted', action: 'x' })).status).toBe(422);
+    expect((await t.app.request('/api/v1/audit/activities', { method: 'POST', body: '{}' })).status).toBe(401);
     await t.services.storageSize.refresh();
 
     const { samples, types } = await scrape(t);
@@ -112,10 +113,10 @@ describe('/metrics', () => {
 
     const ingest = { route: '/api/v1/audit/activities', method: 'POST' };
     expect(value(samples, 'audit_http_requests_total', { ...ingest, status: '2xx' })).toBe(3);
-    expect(value(samples, 'audit_http_requests_total', { ...ingest, status: '4xx' })).toBe(1);
+    expect(value(samples, 'audit_http_requests_total', { ...ingest, status: '4xx' })).toBe(2); // 422 and 401
     expect(value(samples, 'audit_http_requests_total', { ...ingest, status: '5xx' })).toBe(0);
     expect(value(samples, 'audit_http_requests_total', { route: '/api/v1/audit/activities/:id', method: 'GET', status: '2xx' })).toBe(1);
-    expect(value(samples, 'audit_http_request_duration_seconds_count', { ...ingest })).toBe(4);
+    expect(value(samples, 'audit_http_request_duration_seconds_count', { ...ingest })).toBe(5);
     expect(value(samples, 'audit_ingest_rejected_total', { reason: 'invalid-events' })).toBe(1);
 
     // Node defaults.
