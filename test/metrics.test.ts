@@ -124,6 +124,16 @@ describe('/metrics', () => {
     expect(types.has('nodejs_eventloop_lag_seconds')).toBe(true);
   });
 
+  it('times streamed reads from the first chunk to the last under their operation', async () => {
+    const store = t.services.store;
+    const count = async () => value(parseExposition(await t.services.metrics.registry.metrics()).samples, 'audit_query_duration_seconds_count', { operation: 'export_test' }) ?? 0;
+    expect(await count()).toBe(0);
+    let text = '';
+    for await (const chunk of store.stream(`SELECT number FROM system.numbers LIMIT 1000`, {}, 'JSONEachRow', undefined, 'export_test')) text += chunk;
+    expect(text.trim().split('\n')).toHaveLength(1000);
+    expect(await count()).toBe(1);
+  });
+
   it('starts every alerted labelled series at 0, so the first CRITICAL event moves rate()', async () => {
     const m = createMetrics({ defaultMetrics: false });
     const { samples } = parseExposition(await m.registry.metrics());
