@@ -1,6 +1,8 @@
 // Builds the Hono app from the capability routers. Shared by the server and the tests.
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { requestId } from 'hono/request-id';
+import { matchedRoutes } from 'hono/route';
 import { analyticsRoutes } from './analytics/routes.ts';
 import { authenticate } from './auth/middleware.ts';
 import type { AppEnv, Services } from './env.ts';
@@ -26,7 +28,7 @@ export function createApp(services: Services) {
     c.set('services', services);
     c.set('log', services.log.child({ request_id: c.var.requestId }));
     await next();
-    const route = c.req.routePath || 'unmatched';
+    const route = routeLabel(c);
     const seconds = (performance.now() - start) / 1000;
     const status = c.res.status;
     services.metrics.httpRequests.inc({ route, method: c.req.method, status: `${Math.floor(status / 100)}xx` });
@@ -49,3 +51,15 @@ export function createApp(services: Services) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/**
+ * The route template for logs and metric labels (bounded: never the concrete path). When a
+ * middleware answered (e.g. 401 from authenticate), it names the route that would have answered,
+ * so an ingest 401 counts under the ingest route; nothing matched is "unmatched".
+ */
+function routeLabel(c: Context<AppEnv>): string {
+  const routes = matchedRoutes(c);
+  const answered = routes[c.req.routeIndex];
+  if (answered && answered.method !== 'ALL') return answered.path;
+  return routes.find((r) => r.method !== 'ALL')?.path ?? 'unmatched';
+}

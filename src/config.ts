@@ -28,6 +28,18 @@ const identifier = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain identifier (letters, digits, _)');
 
+// Same rule as an event's activity_type (src/ingest/event.ts), which imports this file.
+const ACTIVITY_TYPE_LABEL_RE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
+/** Comma-separated activity types; a bounded list, since each becomes a label value. */
+const activityTypeList = optionalString.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  const types = [...new Set(v.split(',').map((t) => t.trim()).filter(Boolean))];
+  const bad = types.filter((t) => !ACTIVITY_TYPE_LABEL_RE.test(t) || t.length > 128);
+  if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `not dotted lowercase activity types: ${bad.join(', ')}` });
+  if (types.length > 200) ctx.addIssue({ code: 'custom', message: `at most 200 activity types (each is a metric label value); got ${types.length}` });
+  return types;
+});
+
 const logLevel = z
   .string()
   .transform((v) => v.toLowerCase())
@@ -73,6 +85,8 @@ const EnvSchema = z.object({
   // Comma-separated keys whose values in `details` are replaced before storage (replaces the default list).
   AUDIT_REDACT_KEYS: optionalString.transform((v) =>
     v === undefined ? undefined : v.split(',').map((k) => k.trim()).filter(Boolean)),
+  // Activity types counted under their own label in audit_activities_total (replaces the default list).
+  AUDIT_METRICS_ACTIVITY_TYPES: activityTypeList,
 });
 
 export type Severity = (typeof SEVERITIES)[number];
@@ -103,6 +117,8 @@ export interface Config {
     audience: string | undefined;
   };
   ingest: { batchMaxRows: number; batchLingerMs: number; trustProxy: boolean; redactKeys: string[] };
+  /** Activity types with their own metric label; undefined = the built-in list. */
+  metrics: { activityTypes: string[] | undefined };
 }
 
 export class ConfigError extends Error {
@@ -160,5 +176,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       trustProxy: e.AUDIT_TRUST_PROXY,
       redactKeys: e.AUDIT_REDACT_KEYS ?? DEFAULT_REDACT_KEYS,
     },
+    metrics: { activityTypes: e.AUDIT_METRICS_ACTIVITY_TYPES },
   };
 }

@@ -9,19 +9,23 @@ import { createMetrics } from './metrics.ts';
 import { retentionPolicy } from './retention/policy.ts';
 import { Store } from './store/client.ts';
 import { migrate } from './store/migrate.ts';
+import { watchStorageSize, type StorageSizeWatcher } from './store/storage-size.ts';
 
 export interface StartedServices extends Services {
   /** Flushes the writer and closes the store. */
   shutdown(): Promise<void>;
+  /** Keeps audit_storage_size_bytes current (timer + on scrape). */
+  storageSize: StorageSizeWatcher;
 }
 
 export async function startServices(config: Config, log: Logger, opts: { store?: Store } = {}): Promise<StartedServices> {
-  const metrics = createMetrics();
+  const metrics = createMetrics({ activityTypeLabels: config.metrics.activityTypes });
   const store = opts.store ?? (await Store.fromConfig(config, metrics));
-  await migrate(store, { policy: retentionPolicy(config), log });
+  await migrate(store, { policy: retentionPolicy(config), log, cluster: config.clickhouse.cluster });
   const { secret } = resolveJwtSecret(config);
   const verifier = createVerifier({ ...config.jwt, secret: config.jwt.jwksUrl ? undefined : secret });
   const writer = new BatchWriter(store, { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs }, metrics, log);
+  const storageSize = watchStorageSize(store, metrics, log);
   return {
     config,
     store,
@@ -30,7 +34,9 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
     metrics,
     log,
     redactor: createRedactor(config.ingest.redactKeys),
+    storageSize,
     async shutdown() {
+      await storageSize.stop();
       await writer.close();
       if (!opts.store) await store.close();
     },

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forgetUserInViews, VIEWS } from '../src/analytics/views.ts';
+import { forgetUserInViews, userDeletion, VIEWS } from '../src/analytics/views.ts';
 import { insertEvents } from '../src/store/activities.ts';
 import { Store } from '../src/store/client.ts';
 import { loadMigrations, migrate, renderStatements } from '../src/store/migrate.ts';
@@ -129,5 +129,9 @@ describe('analytics views', () => {
     expect(await userRows("o'brien")).toBe(0);
     expect(await forgetUserInViews(store, { userId: "o'brien" })).toBe(0);
     expect(await forgetUserInViews(store, { userId: 'nobody-at-all' })).toBe(0);
+    // On a cluster the delete reaches every shard's local table.
+    expect(userDeletion('audit', '`audit`.`audit_user_daily`', 'user_id = {user:String}', 'c1')).toEqual([
+      'ALTER TABLE `audit`.`audit_user_daily_local` ON CLUSTER `c1` DELETE WHERE user_id = {user:String} SETTINGS mutations_sync = 2',
+    ]);
   });
 });

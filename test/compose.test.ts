@@ -46,7 +46,7 @@ describe('docker-compose.yml', () => {
 
   it('mounts only paths that exist in the repository, read-only', () => {
     const all = Object.entries(services).flatMap(([name, s]) => binds(s).map((b) => ({ name, ...b })));
-    expect(all.length).toBeGreaterThanOrEqual(5);
+    expect(all.length).toBeGreaterThanOrEqual(4);
     for (const b of all) {
       expect(fs.existsSync(path.join(ROOT, b.host)), `${b.name}: ${b.host}`).toBe(true);
       expect(b.mode, `${b.name}: ${b.host}`).toBe('ro');
@@ -91,15 +91,45 @@ describe('docker-compose.yml', () => {
     expect(g.environment.CLICKHOUSE_GRAFANA_PASSWORD).toBe(services.clickhouse!.environment.CLICKHOUSE_GRAFANA_PASSWORD);
   });
 
-  it('has Prometheus load prometheus/prometheus.yml and the rules directory, scraping the service', () => {
+  it('has Prometheus load prometheus/prometheus.yml and its rules, scraping the service', () => {
     const p = services.prometheus!;
-    const mounts = binds(p).map((b) => `${b.host}:${b.container}`);
-    expect(mounts).toEqual(expect.arrayContaining(['./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml', './prometheus/rules:/etc/prometheus/rules']));
+    expect(binds(p).map((b) => `${b.host}:${b.container}`)).toContain('./prometheus:/etc/prometheus');
     expect(p.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
     const config = parse(fs.readFileSync(path.join(ROOT, 'prometheus/prometheus.yml'), 'utf8')) as Json;
     const targets = (config.scrape_configs as Json[]).flatMap((s) => (s.static_configs as Json[]).flatMap((c) => c.targets as string[]));
     expect(targets).toContain('audithouse:8080');
-    expect((config.rule_files as string[]).some((f) => f.startsWith('/etc/prometheus/rules/'))).toBe(true);
+    // Rule files resolve relative to the config file, i.e. inside the mounted folder, and exist.
+    const rules = (config.rule_files as string[]).flatMap((glob) => {
+      expect(path.isAbsolute(glob) ? glob.startsWith('/etc/prometheus/') : true, glob).toBe(true);
+      const dir = path.join(ROOT, 'prometheus', path.dirname(glob.replace(/^\/etc\/prometheus\//, '')));
+      const re = new RegExp(`^${path.basename(glob).replace('.', '\\.').replace('*', '.*')}$`);
+      return fs.readdirSync(dir).filter((f) => re.test(f));
+    });
+    expect(rules.length).toBeGreaterThan(0);
+  });
+});
+
+describe('docker-compose.cluster.yml', () => {
+  // YAML merge keys (<<: *clickhouse) as Compose applies them.
+  const cluster = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.cluster.yml'), 'utf8'), { merge: true }) as Json;
+  const cs = cluster.services as Record<string, Json>;
+
+  it('mounts only paths that exist, and gives Grafana and every ClickHouse node what the provisioning needs', () => {
+    for (const [name, s] of Object.entries(cs)) {
+      for (const b of binds(s)) expect(fs.existsSync(path.join(ROOT, b.host)), `${name}: ${b.host}`).toBe(true);
+    }
+    const g = cs.grafana!;
+    expect(g.environment.GF_PLUGINS_PREINSTALL_SYNC).toBe(services.grafana!.environment.GF_PLUGINS_PREINSTALL_SYNC);
+    for (const v of ['AUDIT_ALERT_WEBHOOK_URL', 'CLICKHOUSE_GRAFANA_PASSWORD', 'CLICKHOUSE_GRAFANA_USER', 'CLICKHOUSE_HOST']) {
+      expect(g.environment[v], v).toBeDefined();
+    }
+    expect(cs[g.environment.CLICKHOUSE_HOST]).toBeDefined();
+    const nodes = Object.entries(cs).filter(([, s]) => String(s.image).startsWith('clickhouse/clickhouse-server'));
+    expect(nodes.length).toBe(4);
+    for (const [name, s] of nodes) {
+      expect(binds(s).map((b) => b.container), name).toContain('/etc/clickhouse-server/users.d/grafana-readonly.xml');
+      expect(s.environment.CLICKHOUSE_GRAFANA_PASSWORD, name).toBe(g.environment.CLICKHOUSE_GRAFANA_PASSWORD);
+    }
   });
 });
 

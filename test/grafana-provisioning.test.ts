@@ -58,9 +58,11 @@ describe('provisioning files', () => {
 
   it('the dashboard provider loads the directory the dashboards are mounted in', () => {
     const [provider] = readYaml(yamlFiles('dashboards')[0]!).providers as Json[];
-    expect(provider).toMatchObject({ type: 'file', options: { path: '/var/lib/grafana/dashboards/audithouse' } });
-    const compose = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as Json;
-    expect(compose.services.grafana.volumes).toContain('./grafana/dashboards:/var/lib/grafana/dashboards/audithouse:ro');
+    expect(provider).toMatchObject({ type: 'file', options: { path: '/var/lib/grafana/dashboards' } });
+    for (const file of ['docker-compose.yml', 'docker-compose.cluster.yml']) {
+      const compose = parse(fs.readFileSync(path.join(ROOT, file), 'utf8')) as Json;
+      expect(compose.services.grafana.volumes, file).toContain('./grafana/dashboards:/var/lib/grafana/dashboards:ro');
+    }
   });
 });
 
@@ -184,7 +186,8 @@ describe('Service health PromQL', () => {
     expect(used.size).toBeGreaterThanOrEqual(10);
     for (const name of used) expect(exported.has(name), name).toBe(true);
     for (const required of ['audit_activities_total', 'audit_http_request_duration_seconds_bucket', 'audit_ingest_batch_size_bucket',
-      'audit_spool_events', 'audit_retention_deleted_total', 'audit_storage_size_bytes', 'audit_http_requests_total']) {
+      'audit_spool_events', 'audit_retention_deleted_total', 'audit_storage_size_bytes', 'audit_http_requests_total',
+      'audit_retention_last_success_timestamp_seconds']) {
       expect(used.has(required), required).toBe(true);
     }
   });

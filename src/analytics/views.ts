@@ -1,5 +1,6 @@
 // The analytics tables fed by materialized views on audit_activities (migrations 0010-0014).
 // They only ever receive inserts: deleting raw rows (retention, TTL) leaves the trends intact.
+import { renderForCluster } from '../cluster/render.ts';
 import type { Store } from '../store/client.ts';
 
 export const VIEWS = {
@@ -27,7 +28,7 @@ export const MAX_SUMMARY_DAYS = 400;
  */
 export async function forgetUserInViews(
   store: Store,
-  opts: { userId: string; tenantId?: string | undefined; replacement?: string | undefined },
+  opts: { userId: string; tenantId?: string | undefined; replacement?: string | undefined; cluster?: string | undefined },
 ): Promise<number> {
   const table = store.table(VIEWS.userDaily);
   const params = { user: opts.userId, tenant: opts.tenantId ?? '', replacement: opts.replacement ?? '' };
@@ -43,7 +44,15 @@ export async function forgetUserInViews(
       'erasure',
     );
   }
-  // A synchronous mutation: when this returns, no part holds the id any more.
-  await store.command(`ALTER TABLE ${table} DELETE WHERE ${where} SETTINGS mutations_sync = 2`, params, 'erasure');
+  for (const statement of userDeletion(store.database, table, where, opts.cluster)) await store.command(statement, params, 'erasure');
   return rows;
+}
+
+/**
+ * A synchronous mutation (when it returns, no part holds the id any more); on a cluster it goes
+ * to every shard's local table (a Distributed table takes no ALTER ... DELETE).
+ */
+export function userDeletion(database: string, table: string, where: string, cluster?: string): string[] {
+  const alter = `ALTER TABLE ${table} DELETE WHERE ${where} SETTINGS mutations_sync = 2`;
+  return cluster ? renderForCluster([alter], { cluster, database }) : [alter];
 }

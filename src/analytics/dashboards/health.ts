@@ -16,16 +16,21 @@ export function healthDashboard(): Json {
     {
       h: 4,
       panels: [
-        stat({ ...ds, title: 'Ingest rate', w: 6, unit: 'cps', description: 'Events stored per second.',
+        stat({ ...ds, title: 'Instances up', w: 4, description: 'Service instances Prometheus scrapes successfully.',
+          targets: [promTarget(`sum(up{job="audithouse",instance=~"$instance"})`, 'up', 'A')] }),
+        stat({ ...ds, title: 'Ingest rate', w: 4, unit: 'cps', description: 'Events stored per second.',
           targets: [promTarget(`sum(${rate('audit_activities_total')})`, 'events/s', 'A')] }),
-        stat({ ...ds, title: 'HTTP 5xx ratio', w: 6, unit: 'percentunit', redFrom: 0.01,
+        stat({ ...ds, title: 'HTTP 5xx ratio', w: 4, unit: 'percentunit', redFrom: 0.01,
           targets: [promTarget(
             `sum(${rate('audit_http_requests_total', sel('status="5xx"'))}) / clamp_min(sum(${rate('audit_http_requests_total')}), 1e-9)`,
             '5xx', 'A')] }),
-        stat({ ...ds, title: 'Spool depth', w: 6, redFrom: 1, description: 'Events acknowledged but not yet stored in ClickHouse.',
+        stat({ ...ds, title: 'Spool depth', w: 4, redFrom: 1, description: 'Events acknowledged but not yet stored in ClickHouse.',
           targets: [promTarget(`sum(audit_spool_events${I})`, 'spooled', 'A')] }),
-        stat({ ...ds, title: 'Storage size', w: 6, unit: 'bytes',
+        stat({ ...ds, title: 'Storage size', w: 4, unit: 'bytes',
           targets: [promTarget(`max(audit_storage_size_bytes${I})`, 'bytes', 'A')] }),
+        stat({ ...ds, title: 'Since last retention run', w: 4, unit: 's', redFrom: 2 * 86_400,
+          description: 'Time since the retention job last succeeded (no data: it has not succeeded yet).',
+          targets: [promTarget(`time() - (max(audit_retention_last_success_timestamp_seconds${I}) > 0)`, 'age', 'A')] }),
       ],
     },
     {

@@ -1,0 +1,260 @@
+-- bootstrap
+CREATE DATABASE IF NOT EXISTS `audit` ON CLUSTER `audit_cluster`;
+
+CREATE TABLE IF NOT EXISTS `audit`.`schema_migrations_local` ON CLUSTER `audit_cluster` (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
+     ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/audit/schema_migrations_local', '{replica}') ORDER BY version;
+
+CREATE TABLE IF NOT EXISTS `audit`.`schema_migrations` ON CLUSTER `audit_cluster` AS `audit`.`schema_migrations_local` ENGINE = Distributed(`audit_cluster`, `audit`, `schema_migrations_local`, rand());
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_meta_local` ON CLUSTER `audit_cluster` (key String, value String, updated_at DateTime64(3, 'UTC') DEFAULT now64(3))
+     ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/audit/audit_meta_local', '{replica}', updated_at) ORDER BY key;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_meta` ON CLUSTER `audit_cluster` AS `audit`.`audit_meta_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_meta_local`, rand());
+
+-- 0001_create_audit_activities
+CREATE TABLE IF NOT EXISTS `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` (
+    id            UUID,
+    tenant_id     LowCardinality(String),
+
+    timestamp     DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+    received_at   DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+
+    activity_type LowCardinality(String),
+    severity      Enum8('LOW' = 1, 'MEDIUM' = 2, 'HIGH' = 3, 'CRITICAL' = 4),
+    action        LowCardinality(String),
+    outcome       Enum8('success' = 1, 'failure' = 2),
+    resource_type LowCardinality(String),
+    user_agent    LowCardinality(String) CODEC(ZSTD(1)),
+
+    user_id       String CODEC(ZSTD(1)),
+    resource_id   String CODEC(ZSTD(1)),
+    ip_address    String CODEC(ZSTD(1)),
+    request_id    String CODEC(ZSTD(1)),
+    description   String CODEC(ZSTD(3)),
+
+    details       String CODEC(ZSTD(3)),
+
+
+    INDEX idx_id          id          TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_user_id     user_id     TYPE bloom_filter(0.01)  GRANULARITY 1,
+    INDEX idx_resource_id resource_id TYPE bloom_filter(0.01)  GRANULARITY 1,
+    INDEX idx_request_id  request_id  TYPE bloom_filter(0.01)  GRANULARITY 1,
+
+    INDEX idx_description lower(description) TYPE ngrambf_v1(3, 8192, 2, 0) GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/audit/audit_activities_local', '{replica}') PARTITION BY toYYYYMM(timestamp)
+ORDER BY (tenant_id, timestamp, id)
+
+SETTINGS index_granularity = 2048;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_activities` ON CLUSTER `audit_cluster` AS `audit`.`audit_activities_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_activities_local`, cityHash64(tenant_id));
+
+-- 0010_create_activity_hourly
+CREATE TABLE IF NOT EXISTS `audit`.`audit_activity_hourly_local` ON CLUSTER `audit_cluster` (
+    tenant_id     LowCardinality(String),
+    hour          DateTime('UTC') CODEC(Delta, ZSTD(1)),
+    activity_type LowCardinality(String),
+    severity      Enum8('LOW' = 1, 'MEDIUM' = 2, 'HIGH' = 3, 'CRITICAL' = 4),
+    outcome       Enum8('success' = 1, 'failure' = 2),
+    events        UInt64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/audit/audit_activity_hourly_local', '{replica}', events)
+PARTITION BY toYYYYMM(hour)
+
+ORDER BY (tenant_id, hour, activity_type, severity, outcome)
+TTL hour + toIntervalDay(400)
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_activity_hourly` ON CLUSTER `audit_cluster` AS `audit`.`audit_activity_hourly_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_activity_hourly_local`, cityHash64(tenant_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `audit`.`audit_activity_hourly_mv` ON CLUSTER `audit_cluster` TO `audit`.`audit_activity_hourly_local` AS SELECT
+    tenant_id,
+    toStartOfHour(toDateTime(timestamp, 'UTC')) AS hour,
+    activity_type,
+    severity,
+    outcome,
+    count() AS events
+FROM `audit`.`audit_activities_local`
+GROUP BY tenant_id, hour, activity_type, severity, outcome;
+
+INSERT INTO `audit`.audit_activity_hourly (tenant_id, hour, activity_type, severity, outcome, events)
+SELECT
+    tenant_id,
+    toStartOfHour(toDateTime(timestamp, 'UTC')) AS hour,
+    activity_type,
+    severity,
+    outcome,
+    count() AS events
+FROM `audit`.audit_activities
+WHERE (SELECT count() FROM `audit`.audit_activity_hourly) = 0
+GROUP BY tenant_id, hour, activity_type, severity, outcome;
+
+-- 0011_create_activity_daily
+CREATE TABLE IF NOT EXISTS `audit`.`audit_activity_daily_local` ON CLUSTER `audit_cluster` (
+    tenant_id     LowCardinality(String),
+    day           Date CODEC(Delta, ZSTD(1)),
+    activity_type LowCardinality(String),
+    severity      Enum8('LOW' = 1, 'MEDIUM' = 2, 'HIGH' = 3, 'CRITICAL' = 4),
+    outcome       Enum8('success' = 1, 'failure' = 2),
+    events        UInt64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/audit/audit_activity_daily_local', '{replica}', events)
+PARTITION BY toYear(day)
+ORDER BY (tenant_id, day, activity_type, severity, outcome)
+TTL day + toIntervalDay(1830)
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_activity_daily` ON CLUSTER `audit_cluster` AS `audit`.`audit_activity_daily_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_activity_daily_local`, cityHash64(tenant_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `audit`.`audit_activity_daily_mv` ON CLUSTER `audit_cluster` TO `audit`.`audit_activity_daily_local` AS SELECT
+    tenant_id,
+    toDate(timestamp, 'UTC') AS day,
+    activity_type,
+    severity,
+    outcome,
+    count() AS events
+FROM `audit`.`audit_activities_local`
+GROUP BY tenant_id, day, activity_type, severity, outcome;
+
+INSERT INTO `audit`.audit_activity_daily (tenant_id, day, activity_type, severity, outcome, events)
+SELECT
+    tenant_id,
+    toDate(timestamp, 'UTC') AS day,
+    activity_type,
+    severity,
+    outcome,
+    count() AS events
+FROM `audit`.audit_activities
+WHERE (SELECT count() FROM `audit`.audit_activity_daily) = 0
+GROUP BY tenant_id, day, activity_type, severity, outcome;
+
+-- 0012_create_user_daily
+CREATE TABLE IF NOT EXISTS `audit`.`audit_user_daily_local` ON CLUSTER `audit_cluster` (
+    tenant_id LowCardinality(String),
+    day       Date CODEC(Delta, ZSTD(1)),
+    user_id   String CODEC(ZSTD(1)),
+    events    UInt64,
+    failures  UInt64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/audit/audit_user_daily_local', '{replica}', (events, failures))
+PARTITION BY toYYYYMM(day)
+ORDER BY (tenant_id, day, user_id)
+TTL day + toIntervalDay(400)
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_user_daily` ON CLUSTER `audit_cluster` AS `audit`.`audit_user_daily_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_user_daily_local`, cityHash64(tenant_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `audit`.`audit_user_daily_mv` ON CLUSTER `audit_cluster` TO `audit`.`audit_user_daily_local` AS SELECT
+    tenant_id,
+    toDate(timestamp, 'UTC') AS day,
+    user_id,
+    count() AS events,
+    countIf(outcome = 'failure') AS failures
+FROM `audit`.`audit_activities_local`
+GROUP BY tenant_id, day, user_id;
+
+INSERT INTO `audit`.audit_user_daily (tenant_id, day, user_id, events, failures)
+SELECT
+    tenant_id,
+    toDate(timestamp, 'UTC') AS day,
+    user_id,
+    count() AS events,
+    countIf(outcome = 'failure') AS failures
+FROM `audit`.audit_activities
+WHERE (SELECT count() FROM `audit`.audit_user_daily) = 0
+GROUP BY tenant_id, day, user_id;
+
+-- 0013_create_resource_daily
+CREATE TABLE IF NOT EXISTS `audit`.`audit_resource_daily_local` ON CLUSTER `audit_cluster` (
+    tenant_id     LowCardinality(String),
+    day           Date CODEC(Delta, ZSTD(1)),
+    resource_type LowCardinality(String),
+    resource_id   String CODEC(ZSTD(1)),
+    events        UInt64,
+    failures      UInt64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/audit/audit_resource_daily_local', '{replica}', (events, failures))
+PARTITION BY toYYYYMM(day)
+ORDER BY (tenant_id, day, resource_type, resource_id)
+TTL day + toIntervalDay(400)
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_resource_daily` ON CLUSTER `audit_cluster` AS `audit`.`audit_resource_daily_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_resource_daily_local`, cityHash64(tenant_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `audit`.`audit_resource_daily_mv` ON CLUSTER `audit_cluster` TO `audit`.`audit_resource_daily_local` AS SELECT
+    tenant_id,
+    toDate(timestamp, 'UTC') AS day,
+    resource_type,
+    resource_id,
+    count() AS events,
+    countIf(outcome = 'failure') AS failures
+FROM `audit`.`audit_activities_local`
+WHERE resource_id != ''
+GROUP BY tenant_id, day, resource_type, resource_id;
+
+INSERT INTO `audit`.audit_resource_daily (tenant_id, day, resource_type, resource_id, events, failures)
+SELECT
+    tenant_id,
+    toDate(timestamp, 'UTC') AS day,
+    resource_type,
+    resource_id,
+    count() AS events,
+    countIf(outcome = 'failure') AS failures
+FROM `audit`.audit_activities
+WHERE resource_id != '' AND (SELECT count() FROM `audit`.audit_resource_daily) = 0
+GROUP BY tenant_id, day, resource_type, resource_id;
+
+-- 0014_create_failures_minutely
+CREATE TABLE IF NOT EXISTS `audit`.`audit_failures_minutely_local` ON CLUSTER `audit_cluster` (
+    tenant_id     LowCardinality(String),
+    minute        DateTime('UTC') CODEC(Delta, ZSTD(1)),
+    activity_type LowCardinality(String),
+    severity      Enum8('LOW' = 1, 'MEDIUM' = 2, 'HIGH' = 3, 'CRITICAL' = 4),
+    failures      SimpleAggregateFunction(sum, UInt64),
+    users         AggregateFunction(uniq, String),
+    ip_addresses  AggregateFunction(uniq, String)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/audit/audit_failures_minutely_local', '{replica}') PARTITION BY toMonday(minute)
+ORDER BY (tenant_id, minute, activity_type, severity)
+TTL minute + toIntervalDay(90)
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_failures_minutely` ON CLUSTER `audit_cluster` AS `audit`.`audit_failures_minutely_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_failures_minutely_local`, cityHash64(tenant_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `audit`.`audit_failures_minutely_mv` ON CLUSTER `audit_cluster` TO `audit`.`audit_failures_minutely_local` AS SELECT
+    tenant_id,
+    toStartOfMinute(toDateTime(timestamp, 'UTC')) AS minute,
+    activity_type,
+    severity,
+    toUInt64(count()) AS failures,
+    uniqState(user_id) AS users,
+    uniqState(ip_address) AS ip_addresses
+FROM `audit`.`audit_activities_local`
+WHERE outcome = 'failure'
+GROUP BY tenant_id, minute, activity_type, severity;
+
+INSERT INTO `audit`.audit_failures_minutely (tenant_id, minute, activity_type, severity, failures, users, ip_addresses)
+SELECT
+    tenant_id,
+    toStartOfMinute(toDateTime(timestamp, 'UTC')) AS minute,
+    activity_type,
+    severity,
+    toUInt64(count()) AS failures,
+    uniqState(user_id) AS users,
+    uniqState(ip_address) AS ip_addresses
+FROM `audit`.audit_activities
+WHERE outcome = 'failure' AND (SELECT count() FROM `audit`.audit_failures_minutely) = 0
+GROUP BY tenant_id, minute, activity_type, severity;
+
+-- 0070_create_audit_leases
+CREATE TABLE IF NOT EXISTS `audit`.`audit_leases_local` ON CLUSTER `audit_cluster` (
+    name        LowCardinality(String),
+    slot        String,
+    holder      String,
+    acquired_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/audit/audit_leases_local', '{replica}') ORDER BY (name, slot)
+TTL toDateTime(acquired_at) + INTERVAL 30 DAY
+SETTINGS non_replicated_deduplication_window = 10000;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_leases` ON CLUSTER `audit_cluster` AS `audit`.`audit_leases_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_leases_local`, cityHash64(name));
