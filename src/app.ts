@@ -7,6 +7,8 @@ import { badRequest, handleError, notFound } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
 import { ingestRoutes } from './ingest/routes.ts';
 import { queryRoutes } from './query/routes.ts';
+import { auditReads } from './query/access-log.ts';
+import { exportRoutes } from './query/export.ts';
 
 export function createApp(services: Services) {
   const app = new OpenAPIHono<AppEnv>({
@@ -38,9 +40,12 @@ export function createApp(services: Services) {
   app.notFound((c) => handleError(notFound(`No route for ${c.req.method} ${c.req.path}.`), c));
 
   app.use('/api/*', authenticate);
+  app.use('/api/*', auditReads);
+  app.use('/api/*', services.readRateLimit.middleware);
   app.route('/', healthRoutes());
   app.route('/', ingestRoutes());
   app.route('/', queryRoutes());
+  app.route('/', exportRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   return app;

@@ -64,6 +64,8 @@ const EnvSchema = z.object({
   AUDIT_JWKS_URL: optionalString.pipe(z.url({ message: 'expected a URL' }).optional()),
   AUDIT_JWT_ISSUER: optionalString,
   AUDIT_JWT_AUDIENCE: optionalString,
+  // Minimum time between JWKS refetches triggered by an unknown `kid` (rotation vs. refetch storms).
+  AUDIT_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
 
   // Ingest batching: one insert serves many concurrent requests.
   AUDIT_BATCH_MAX_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
@@ -73,6 +75,12 @@ const EnvSchema = z.object({
   // Comma-separated keys whose values in `details` are replaced before storage (replaces the default list).
   AUDIT_REDACT_KEYS: optionalString.transform((v) =>
     v === undefined ? undefined : v.split(',').map((k) => k.trim()).filter(Boolean)),
+
+  // Reads per minute per token identity (tenant + sub) on GET /api/*; 0 turns the limit off.
+  AUDIT_READ_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  // Reading is audited (audit.accessed events); identical reads within the window are coalesced.
+  AUDIT_ACCESS_LOG_ENABLED: bool(true),
+  AUDIT_ACCESS_LOG_WINDOW_MS: z.coerce.number().int().min(10).max(60_000).default(2_000),
 });
 
 export type Severity = (typeof SEVERITIES)[number];
@@ -101,7 +109,10 @@ export interface Config {
     jwksUrl: string | undefined;
     issuer: string | undefined;
     audience: string | undefined;
+    jwksCooldownMs: number;
   };
+  limits: { readRatePerMinute: number };
+  accessLog: { enabled: boolean; windowMs: number };
   ingest: { batchMaxRows: number; batchLingerMs: number; trustProxy: boolean; redactKeys: string[] };
 }
 
@@ -153,7 +164,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       jwksUrl: e.AUDIT_JWKS_URL,
       issuer: e.AUDIT_JWT_ISSUER,
       audience: e.AUDIT_JWT_AUDIENCE,
+      jwksCooldownMs: e.AUDIT_JWKS_COOLDOWN_MS,
     },
+    limits: { readRatePerMinute: e.AUDIT_READ_RATE_LIMIT },
+    accessLog: { enabled: e.AUDIT_ACCESS_LOG_ENABLED, windowMs: e.AUDIT_ACCESS_LOG_WINDOW_MS },
     ingest: {
       batchMaxRows: e.AUDIT_BATCH_MAX_ROWS,
       batchLingerMs: e.AUDIT_BATCH_LINGER_MS,

@@ -1,6 +1,7 @@
 // pino, JSON by default, pretty on a terminal when AUDIT_LOG_PRETTY=true.
 // Authorization headers, cookies and token-looking fields never reach a log line.
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import { logScrubbing } from './log-redact.ts';
 
 export type { Logger };
 
@@ -17,13 +18,23 @@ export const LOG_REDACT_PATHS = [
   'secret',
 ];
 
-export function createLogger(opts: { level: string; pretty?: boolean }): Logger {
-  return pino({
+export interface LoggerOptions {
+  level: string;
+  pretty?: boolean;
+  /** Where lines go (default: stdout). Tests pass a stream to read them back. */
+  destination?: DestinationStream | NodeJS.WritableStream;
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  const options = {
     level: opts.level,
     base: { service: 'audithouse' },
     redact: { paths: LOG_REDACT_PATHS, censor: '[REDACTED]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    ...(opts.pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
-  });
+    // Token-like values are scrubbed wherever they sit (message, fields, errors, bindings).
+    hooks: logScrubbing.hooks,
+    formatters: { level: (label: string) => ({ level: label }), ...logScrubbing.formatters },
+    ...(opts.pretty && !opts.destination ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
+  };
+  return opts.destination ? pino(options, opts.destination as DestinationStream) : pino(options);
 }

@@ -39,6 +39,11 @@ export async function createTestService(env: Record<string, string> = {}): Promi
     AUDIT_JWT_SECRET: TEST_SECRET,
     AUDIT_LOG_LEVEL: 'silent',
     AUDIT_BATCH_LINGER_MS: '1',
+    // Off unless a test turns them on: access events are written asynchronously and would land
+    // in row counts and listings of suites that test something else; a rate limit would cap
+    // suites that read a lot. test/access-log.test.ts and test/limits.test.ts turn them on.
+    AUDIT_ACCESS_LOG_ENABLED: 'false',
+    AUDIT_READ_RATE_LIMIT: '0',
     ...env,
   });
   const services = await startServices(config, createLogger({ level: 'silent' }));
