@@ -101,7 +101,9 @@ function describeJoseError(err: unknown): string {
   if (err instanceof joseErrors.JWTClaimValidationFailed) return `The bearer token's "${err.claim}" claim is not acceptable (${err.reason}).`;
   if (err instanceof joseErrors.JWKSNoMatchingKey) return 'The bearer token was signed by a key this service does not know.';
   if (err instanceof joseErrors.JWKSMultipleMatchingKeys) return 'The bearer token was signed by a key this service does not know.';
+  if (err instanceof joseErrors.JOSENotSupported && /crit|Extension Header/i.test(err.message)) return 'The bearer token carries a critical header extension this service does not support.';
   if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) return 'The bearer token uses a signing algorithm this service does not accept.';
+  if (err instanceof TypeError && /modulusLength/.test(err.message)) return 'The bearer token was signed with an RSA key shorter than 2048 bits.';
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'The bearer token signature is invalid.';
   return 'The bearer token is malformed or cannot be verified.';
 }
