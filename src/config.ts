@@ -2,7 +2,7 @@
 // Nothing else in the code base reads process.env.
 import path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_REDACT_KEYS } from './ingest/redact.ts';
+import { redactKeysFrom } from './ingest/redact.ts';
 
 const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
 
@@ -72,9 +72,9 @@ const EnvSchema = z.object({
   AUDIT_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(2),
   // Take ip_address from X-Forwarded-For only behind a proxy you control.
   AUDIT_TRUST_PROXY: bool(false),
-  // Comma-separated keys whose values in `details` are replaced before storage (replaces the default list).
-  AUDIT_REDACT_KEYS: optionalString.transform((v) =>
-    v === undefined ? undefined : v.split(',').map((k) => k.trim()).filter(Boolean)),
+  // Comma-separated keys whose values in `details` are replaced before storage: added to the
+  // default list; "-key" removes a default.
+  AUDIT_REDACT_KEYS: optionalString.transform((v) => redactKeysFrom(v)),
 
   // Reads per minute per token identity (tenant + sub) on GET /api/*; 0 turns the limit off.
   AUDIT_READ_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(600),
@@ -172,7 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       batchMaxRows: e.AUDIT_BATCH_MAX_ROWS,
       batchLingerMs: e.AUDIT_BATCH_LINGER_MS,
       trustProxy: e.AUDIT_TRUST_PROXY,
-      redactKeys: e.AUDIT_REDACT_KEYS ?? DEFAULT_REDACT_KEYS,
+      redactKeys: e.AUDIT_REDACT_KEYS,
     },
   };
 }

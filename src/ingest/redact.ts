@@ -9,6 +9,21 @@ export const DEFAULT_REDACT_KEYS = [
   'session', 'private_key', 'credit_card', 'card_number', 'cvv', 'ssn',
 ];
 
+/**
+ * AUDIT_REDACT_KEYS: entries are added to the defaults; "-key" removes a default. Adding a key
+ * can therefore never silently drop the protection of `password` and friends.
+ */
+export function redactKeysFrom(setting: string | undefined): string[] {
+  const keys = new Set(DEFAULT_REDACT_KEYS);
+  for (const raw of (setting ?? '').split(',')) {
+    const entry = raw.trim();
+    if (!entry) continue;
+    if (entry.startsWith('-')) keys.delete(entry.slice(1).trim());
+    else keys.add(entry);
+  }
+  return [...keys];
+}
+
 /** Deeper than this, a value is replaced whole: we refuse to keep what we will not inspect. */
 const MAX_DEPTH = 64;
 
@@ -63,6 +78,8 @@ const TOKEN_PATTERNS: RegExp[] = [
 ];
 /** The password part of credentials in a URL: scheme://user:PASSWORD@host. */
 const URL_PASSWORD_RE = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)([^\s@/]+)@/gi;
+/** Credentials in a query string or form body: ?access_token=..., &password=..., &sig=... */
+const QUERY_SECRET_RE = /([?&;](?:access_token|refresh_token|id_token|token|api_key|apikey|key|password|passwd|pwd|secret|client_secret|sig|signature|code)=)[^&\s#"']+/gi;
 /**
  * Payment card numbers: 13 to 19 digits, optionally grouped by single spaces or dashes, starting
  * with a major-network digit (2-6). Epoch-millisecond timestamps (13 digits starting with 1) and
@@ -101,9 +118,14 @@ function scrubTokens(s: string, counter: { n: number }): string {
   };
   let value = s;
   for (const re of TOKEN_PATTERNS) value = value.replace(re, hit);
-  return value.replace(URL_PASSWORD_RE, (_m, prefix: string) => {
+  value = value.replace(URL_PASSWORD_RE, (_m, prefix: string) => {
     counter.n++;
     return `${prefix}${REDACTED}@`;
+  });
+  return value.replace(QUERY_SECRET_RE, (m, prefix: string) => {
+    if (m.slice(prefix.length) === REDACTED) return m; // already replaced by a pattern above
+    counter.n++;
+    return `${prefix}${REDACTED}`;
   });
 }
 
