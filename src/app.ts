@@ -1,7 +1,7 @@
 // Builds the Hono app from the capability routers. Shared by the server and the tests.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
-import { authenticate } from './auth/middleware.ts';
+import { authenticate, noStore } from './auth/middleware.ts';
 import type { AppEnv, Services } from './env.ts';
 import { badRequest, handleError, notFound } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
@@ -39,6 +39,7 @@ export function createApp(services: Services) {
   app.onError(handleError);
   app.notFound((c) => handleError(notFound(`No route for ${c.req.method} ${c.req.path}.`), c));
 
+  app.use('/api/*', noStore);
   app.use('/api/*', authenticate);
   app.use('/api/*', auditReads);
   app.use('/api/*', services.readRateLimit.middleware);

@@ -60,6 +60,7 @@ describe('scope matrix', () => {
         const need = required(e)!;
         const res = await t.app.request(...requestFor(e, `Bearer ${token}`));
         const label = `${profile} → ${e.method} ${e.template} (needs ${need})`;
+        expect(res.headers.get('cache-control'), label).toBe('no-store');
         if (allowed(profile, need)) {
           expect([401, 403], label).not.toContain(res.status);
           expect(res.status, label).toBeLessThan(500);

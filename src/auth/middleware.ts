@@ -38,3 +38,9 @@ export function readTenant(c: Context<AppEnv>, requested: string | undefined): s
   }
   throw new ApiError(403, 'tenant-forbidden', 'Only an audit:admin token may read another tenant (tenant_id parameter).');
 }
+
+/** Audit data must not sit in browser or proxy caches. */
+export const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  c.res.headers.set('Cache-Control', 'no-store');
+};

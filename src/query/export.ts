@@ -112,14 +112,12 @@ export function exportRoutes() {
       },
     });
 
-    return new Response(body, {
-      status: 200,
-      headers: {
-        'Content-Type': CONTENT_TYPES[format],
-        'Content-Disposition': `attachment; filename="audit-export.${format}"`,
-        'Cache-Control': 'no-store',
-        'X-Content-Type-Options': 'nosniff',
-      },
+    // c.body, not new Response: headers set by middleware (rate-limit info) are kept.
+    return c.body(body, 200, {
+      'Content-Type': CONTENT_TYPES[format],
+      'Content-Disposition': `attachment; filename="audit-export.${format}"`,
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
     });
   });
 }
