@@ -1,7 +1,7 @@
 // pino, JSON by default, pretty on a terminal when AUDIT_LOG_PRETTY=true.
 // Authorization headers, cookies and token-looking fields never reach a log line.
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { logScrubbing } from './log-redact.ts';
+import { logScrubbing, scrubChildBindings } from './log-redact.ts';
 
 export type { Logger };
 
@@ -36,5 +36,5 @@ export function createLogger(opts: LoggerOptions): Logger {
     formatters: { level: (label: string) => ({ level: label }), ...logScrubbing.formatters },
     ...(opts.pretty && !opts.destination ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
   };
-  return opts.destination ? pino(options, opts.destination as DestinationStream) : pino(options);
+  return scrubChildBindings(opts.destination ? pino(options, opts.destination as DestinationStream) : pino(options));
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { createApp } from '../src/app.ts';
 import { mintToken } from '../src/auth/jwt.ts';
 import { loadConfig } from '../src/config.ts';
-import { createLogger } from '../src/logger.ts';
+import { createLogger, type Logger } from '../src/logger.ts';
 import { startServices, type StartedServices } from '../src/services.ts';
 
 export const TEST_SECRET = 'test-secret-0123456789-0123456789-abcdef';
@@ -31,7 +31,7 @@ export interface TestService {
   close(): Promise<void>;
 }
 
-export async function createTestService(env: Record<string, string> = {}): Promise<TestService> {
+export async function createTestService(env: Record<string, string> = {}, opts: { log?: Logger } = {}): Promise<TestService> {
   const database = `t_${crypto.randomBytes(6).toString('hex')}`;
   const config = loadConfig({
     AUDIT_DATA_DIR: testDataDir(),
@@ -46,7 +46,7 @@ export async function createTestService(env: Record<string, string> = {}): Promi
     AUDIT_READ_RATE_LIMIT: '0',
     ...env,
   });
-  const services = await startServices(config, createLogger({ level: 'silent' }));
+  const services = await startServices(config, opts.log ?? createLogger({ level: 'silent' }));
   const app = createApp(services);
   const defaultToken = await mintToken(TEST_SECRET, { tenant: 'acme', scope: 'audit:read audit:write', sub: 'alice' });
   const t: TestService = {
