@@ -10,8 +10,9 @@ import { startServices } from './services.ts';
 /**
  * Against slow clients (slowloris) and stuck readers. Headers must arrive within 15 s and a whole
  * request (at most 10 MiB of body) within 60 s; an idle keep-alive socket closes after 5 s; a
- * socket with no traffic either way for 2 min is destroyed (a client that stops reading an export
- * stops the query). Node enforces the first two on a timer, checked every 2 s.
+ * socket with no progress either way for 2 min is destroyed (Node lets one extra period pass
+ * while a write is pending), so a client that stops reading an export loses the connection and
+ * the query stops. Node enforces the first two on a timer, checked every 2 s.
  */
 export const SERVER_TIMEOUTS = {
   headersTimeout: 15_000,
