@@ -5,7 +5,7 @@ import { createApp } from './app.ts';
 import { mintToken, resolveJwtSecret } from './auth/jwt.ts';
 import type { Config } from './config.ts';
 import { createLogger } from './logger.ts';
-import { startServices } from './services.ts';
+import { startServices, type StartedServices } from './services.ts';
 
 /**
  * Against slow clients (slowloris) and stuck readers. Headers must arrive within 15 s and a whole
@@ -23,7 +23,7 @@ export const SERVER_TIMEOUTS = {
 };
 export type ServerTimeouts = typeof SERVER_TIMEOUTS;
 
-export async function serve(config: Config, opts: { timeouts?: Partial<ServerTimeouts> } = {}): Promise<{ close(): Promise<void>; port: number; server: Server }> {
+export async function serve(config: Config, opts: { timeouts?: Partial<ServerTimeouts> } = {}): Promise<{ close(): Promise<void>; port: number; server: Server; services: StartedServices }> {
   const log = createLogger(config.log);
   const services = await startServices(config, log);
   const app = createApp(services);
@@ -58,7 +58,7 @@ export async function serve(config: Config, opts: { timeouts?: Partial<ServerTim
       await services.shutdown();
       log.info('shutdown complete');
     })());
-  return { close, port, server };
+  return { close, port, server, services };
 }
 
 async function printDevWelcome(secret: string, file: string, port: number) {

@@ -9,6 +9,7 @@ import { MAX_REQUEST_BYTES } from '../src/ingest/event.ts';
 import { SERVER_TIMEOUTS, serve } from '../src/server.ts';
 import { createTestService, event, testDataDir, TEST_SECRET, type TestService } from './helpers.ts';
 import { mintToken } from '../src/auth/jwt.ts';
+import { normalizeEvents } from '../src/ingest/normalize.ts';
 
 const LIMIT = 10;
 let t: TestService;
@@ -197,39 +198,49 @@ describe('real HTTP server (loopback)', () => {
   });
 
   it('destroys the socket of a client that stops reading an export, which ends the export', async () => {
-    const api = (path: string, init: RequestInit = {}) =>
-      fetch(`http://127.0.0.1:${srv.port}${path}`, { ...init, headers: { Authorization: `Bearer ${token}`, ...init.headers } });
-    const rows = 12_000; // ~17 MB of NDJSON: more than loopback socket buffers hold
-    // Small posts: this server's test timeouts (0.8 s per request, 1.5 s idle) are tight.
-    for (let i = 0; i < rows; i += 1000) {
-      const batch = Array.from({ length: 1000 }, (_, j) => event({ activity_type: 'bulk.row', description: `${i + j} ${'z'.repeat(1000)}` }));
-      const res = await api('/api/v1/audit/activities', { method: 'POST', body: JSON.stringify(batch), headers: { 'Content-Type': 'application/json' } });
-      expect(res.status).toBe(202);
-    }
-    // Read one chunk, stop reading for 5 s, then drain: the server must have given up on the
-    // socket, so the body ends incomplete. (Node suppresses the first idle timeout while a write
-    // is pending, so a stuck reader goes after one to two idle periods: 1.5-3 s here.)
-    const outcome = await new Promise<{ received: number; complete: boolean }>((resolve, reject) => {
-      let received = 0;
-      const req = http.get({ host: '127.0.0.1', port: srv.port, path: '/api/v1/audit/export?activity_type=bulk.row', headers: { Authorization: `Bearer ${token}` } }, (res) => {
-        res.once('data', () => {
-          res.pause();
-          setTimeout(() => res.resume(), 5_000);
-        });
-        res.on('data', (chunk: Buffer) => (received += chunk.byteLength));
-        res.on('error', () => {});
-        res.on('close', () => resolve({ received, complete: res.complete }));
-      });
-      req.on('error', () => {});
-      setTimeout(() => reject(new Error('no end of the export after 15 s')), 15_000).unref();
+    // A server of its own with default request timeouts and a short idle timeout (1.5 s).
+    const config = loadConfig({
+      PORT: '0', HOST: '127.0.0.1', AUDIT_DATA_DIR: testDataDir(), CLICKHOUSE_DATABASE: `t_idle_${process.pid}`,
+      AUDIT_JWT_SECRET: TEST_SECRET, AUDIT_LOG_LEVEL: 'silent', AUDIT_ACCESS_LOG_ENABLED: 'true', AUDIT_ACCESS_LOG_WINDOW_MS: '10',
     });
-    expect(outcome.complete).toBe(false);
-    expect(outcome.received).toBeLessThan(rows * 1000);
-    await new Promise((r) => setTimeout(r, 200)); // the access event is written after the stream ends
-    const accessed = await api('/api/v1/audit/export?activity_type=audit.accessed');
-    const events = (await accessed.text()).trim().split('\n').map((l) => JSON.parse(l) as { details: { endpoint: string; row_count: number; completed?: boolean } });
-    const exportEvent = events.find((e) => e.details.endpoint === 'GET /api/v1/audit/export' && e.details.completed === false);
-    expect(exportEvent).toBeDefined();
-    expect(exportEvent!.details.row_count).toBeLessThan(rows);
+    const idle = await serve(config, { timeouts: { socketIdleTimeout: 1500 } });
+    try {
+      const rows = 12_000; // ~17 MB of NDJSON: more than loopback socket buffers hold
+      const principal = { sub: 'alice', tenantId: 'acme', scopes: new Set(['audit:write']) };
+      const raw = Array.from({ length: rows }, (_, i) => event({ activity_type: 'bulk.row', description: `${i} ${'z'.repeat(1000)}` }));
+      const { rows: stored } = normalizeEvents(raw, { principal, ip: '', userAgent: '', requestId: 'seed', now: Date.now() }, idle.services.redactor);
+      await idle.services.writer.write(stored);
+
+      // Read one chunk, stop reading for 5 s, then drain: the server must have given up on the
+      // socket, so the body ends incomplete. (Node suppresses the first idle timeout while a
+      // write is pending, so a stuck reader goes after one to two idle periods: 1.5-3 s here.)
+      const outcome = await new Promise<{ received: number; complete: boolean }>((resolve, reject) => {
+        let received = 0;
+        const req = http.get({ host: '127.0.0.1', port: idle.port, path: '/api/v1/audit/export?activity_type=bulk.row', headers: { Authorization: `Bearer ${token}` } }, (res) => {
+          res.once('data', () => {
+            res.pause();
+            setTimeout(() => res.resume(), 5_000);
+          });
+          res.on('data', (chunk: Buffer) => (received += chunk.byteLength));
+          res.on('error', () => {});
+          res.on('close', () => resolve({ received, complete: res.complete }));
+        });
+        req.on('error', () => {});
+        setTimeout(() => reject(new Error('no end of the export after 15 s')), 15_000).unref();
+      });
+      expect(outcome.complete).toBe(false);
+      expect(outcome.received).toBeLessThan(rows * 1000);
+
+      await new Promise((r) => setTimeout(r, 100));
+      await idle.services.accessLog!.flush();
+      await idle.services.writer.flush();
+      const accessed = await fetch(`http://127.0.0.1:${idle.port}/api/v1/audit/export?activity_type=audit.accessed`, { headers: { Authorization: `Bearer ${token}` } });
+      const events = (await accessed.text()).trim().split('\n').map((l) => JSON.parse(l) as { details: { endpoint: string; row_count: number; completed?: boolean } });
+      const exportEvent = events.find((e) => e.details.endpoint === 'GET /api/v1/audit/export' && e.details.completed === false);
+      expect(exportEvent).toBeDefined();
+      expect(exportEvent!.details.row_count).toBeLessThan(rows);
+    } finally {
+      await idle.close();
+    }
   });
 });
