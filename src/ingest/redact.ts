@@ -111,7 +111,14 @@ export interface Redactor {
   tokens(s: string): { value: string; count: number };
 }
 
+/**
+ * One cheap scan that every credential pattern implies (a marker or a scheme), so the common
+ * string (a file name, a sentence) is checked once instead of against every pattern.
+ */
+const MAY_HOLD_CREDENTIAL = /eyJ|bearer|basic|token|digest|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abprs]-|_(?:live|test)_|AIza|PRIVATE KEY|:\/\/|[?&;][a-z_]+=/i;
+
 function scrubTokens(s: string, counter: { n: number }): string {
+  if (s.length < 8 || !MAY_HOLD_CREDENTIAL.test(s)) return s;
   const hit = () => {
     counter.n++;
     return REDACTED;
@@ -130,6 +137,7 @@ function scrubTokens(s: string, counter: { n: number }): string {
 }
 
 function scrubCards(s: string, counter: { n: number }): string {
+  if (s.length < 13) return s;
   return s.replace(CARD_RE, (m) => {
     if (!luhnValid(m.replace(/[ -]/g, ''))) return m;
     counter.n++;
@@ -137,8 +145,21 @@ function scrubCards(s: string, counter: { n: number }): string {
   });
 }
 
+/** Keys repeat from event to event (same producers, same shapes): remember the verdicts. */
+const KEY_CACHE_MAX = 10_000;
+
 export function createRedactor(keys: readonly string[] = DEFAULT_REDACT_KEYS): Redactor {
-  const sensitiveKey = keyMatcher(keys);
+  const matches = keyMatcher(keys);
+  const verdicts = new Map<string, boolean>();
+  const sensitiveKey = (key: string) => {
+    let v = verdicts.get(key);
+    if (v === undefined) {
+      v = matches(key);
+      if (verdicts.size >= KEY_CACHE_MAX) verdicts.clear();
+      verdicts.set(key, v);
+    }
+    return v;
+  };
 
   const text = (s: string) => {
     const counter = { n: 0 };
@@ -173,8 +194,9 @@ export function createRedactor(keys: readonly string[] = DEFAULT_REDACT_KEYS): R
       } else {
         value = walk(x, depth + 1, counter);
       }
-      // defineProperty, not assignment: a "__proto__" key stays an ordinary own key.
-      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      // Assigning "__proto__" would set the prototype: that one key is defined, not assigned.
+      if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      else out[key] = value;
     }
     return out;
   };
