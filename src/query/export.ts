@@ -51,7 +51,6 @@ export function exportRoutes() {
     const filters = c.req.query();
     const origin = requestOrigin(c);
     const startedAt = Date.now();
-    c.set('accessAudited', true);
 
     const abort = new AbortController();
     const batches = streamEvents(store, tenant, toFilters(q), { limit: q.limit, signal: abort.signal });
@@ -76,6 +75,8 @@ export function exportRoutes() {
       }
       throw err;
     }
+    // From here on the export records its own access event, when its stream ends.
+    c.set('accessAudited', true);
     const format = q.format;
     const serialize = format === 'csv' ? csvLines : ndjsonLines;
     const encoder = new TextEncoder();
