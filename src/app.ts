@@ -3,12 +3,14 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { requestId } from 'hono/request-id';
 import { matchedRoutes } from 'hono/route';
-import { authenticate } from './auth/middleware.ts';
+import { authenticate, noStore } from './auth/middleware.ts';
 import type { AppEnv, Services } from './env.ts';
 import { badRequest, handleError, notFound } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
 import { ingestRoutes } from './ingest/routes.ts';
 import { queryRoutes } from './query/routes.ts';
+import { auditReads } from './query/access-log.ts';
+import { exportRoutes } from './query/export.ts';
 
 export function createApp(services: Services) {
   const app = new OpenAPIHono<AppEnv>({
@@ -39,10 +41,14 @@ export function createApp(services: Services) {
   app.onError(handleError);
   app.notFound((c) => handleError(notFound(`No route for ${c.req.method} ${c.req.path}.`), c));
 
+  app.use('/api/*', noStore);
   app.use('/api/*', authenticate);
+  app.use('/api/*', auditReads);
+  app.use('/api/*', services.readRateLimit.middleware);
   app.route('/', healthRoutes());
   app.route('/', ingestRoutes());
   app.route('/', queryRoutes());
+  app.route('/', exportRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   return app;
