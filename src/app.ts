@@ -2,6 +2,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import { authenticate } from './auth/middleware.ts';
+import { mountApiDocs } from './docs/routes.ts';
 import type { AppEnv, Services } from './env.ts';
 import { badRequest, handleError, notFound } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
@@ -43,6 +44,7 @@ export function createApp(services: Services) {
   app.route('/', queryRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  mountApiDocs(app);
   return app;
 }
 
