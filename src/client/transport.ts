@@ -3,6 +3,8 @@
 import { AuditHttpError } from './errors.ts';
 import type { Problem } from './types.ts';
 
+const USER_AGENT = 'audithouse-client';
+
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
 export interface TransportOptions {
@@ -39,7 +41,9 @@ export class Transport {
 
   async request(method: string, path: string, init: { query?: Record<string, unknown>; body?: string; contentType?: string; signal?: AbortSignal } = {}): Promise<Response> {
     const token = this.o.getToken ? await this.o.getToken() : this.o.token!;
-    const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
+    // A User-Agent of its own (where the platform lets it be set), so events posted without one
+    // are not credited to whatever fetch calls itself.
+    const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: 'application/json', 'User-Agent': USER_AGENT };
     if (init.contentType) headers['Content-Type'] = init.contentType;
     // AbortSignal.any is Node 20.3+; a controller fed by both signals works on Node 18.
     const ctl = new AbortController();
