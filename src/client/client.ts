@@ -1,6 +1,7 @@
 // AuditClient: log() events without waiting (buffered, batched, retried) and read them back
 // with typed helpers over the query API.
-import { Delivery, type DeliveryOptions, type DeliveryStats } from './delivery.ts';
+import { Delivery } from './delivery.ts';
+import type { DeliveryOptions, DeliveryStats } from './options.ts';
 import { Transport, httpError, type TransportOptions } from './transport.ts';
 import type {
   ActivityFilters,

@@ -6,60 +6,12 @@
 // service, which stores an id once per tenant, never duplicates an event, even when a 202 was
 // lost on the way back.
 import { AuditDeliveryError, BufferFullError, type DeliveryErrorKind } from './errors.ts';
+import { MAX_EVENT_BYTES, resolveOptions, utf8Length, type DeliveryOptions, type DeliveryStats, type ResolvedOptions } from './options.ts';
 import { backoffDelay, isRetryableStatus, parseRetryAfter } from './retry.ts';
 import { httpError, type Transport } from './transport.ts';
 import type { AuditEventInput } from './types.ts';
 import { uuidv7 } from './uuid.ts';
 
-export type BufferPolicy = 'drop-newest' | 'drop-oldest' | 'throw';
-
-export interface DeliveryOptions {
-  /** Most events per request. Default 500 (the service takes up to 10,000). */
-  batchSize?: number;
-  /** Most bytes per request. Default 1 MiB (the service takes up to 10 MiB). */
-  maxBatchBytes?: number;
-  /** Longest an event waits for a batch to fill. Default 1000 ms. */
-  flushIntervalMs?: number;
-  /** Requests in flight at once. Default 4. */
-  concurrency?: number;
-  /** Most events held (waiting and in flight). Default 10,000. */
-  maxBufferSize?: number;
-  /**
-   * What log() does when the buffer is full. Default 'drop-newest': the event being logged is
-   * dropped and reported, so events already accepted keep their place. 'drop-oldest' makes room
-   * by dropping the oldest waiting event; 'throw' throws BufferFullError from log().
-   * Every drop counts in `stats.dropped` and reaches onError (kind 'buffer-full').
-   */
-  whenFull?: BufferPolicy;
-  /** Attempts per event before it is abandoned. Default Infinity: the buffer bound limits what waits. */
-  maxAttempts?: number;
-  /** Backoff after the first failure; doubles per consecutive failure. Default 250 ms. */
-  initialRetryDelayMs?: number;
-  /** Cap of the backoff (a server's Retry-After is honoured up to maxRetryAfterMs). Default 30 s. */
-  maxRetryDelayMs?: number;
-  /** Cap on how long a Retry-After can pause delivery. Default 5 min. */
-  maxRetryAfterMs?: number;
-  /** Told about every delivery problem; must not throw (what it throws is ignored). */
-  onError?: (err: AuditDeliveryError) => void;
-}
-
-export interface DeliveryStats {
-  /** Events held now: waiting plus in flight (never above maxBufferSize). */
-  buffered: number;
-  inFlight: number;
-  /** Events the service confirmed stored. */
-  sent: number;
-  /** Events dropped by the buffer policy. */
-  dropped: number;
-  /** Events the service refused for good (invalid, forbidden). */
-  rejected: number;
-  /** Events given up at close() or after maxAttempts. */
-  abandoned: number;
-  /** Failed requests that were retried. */
-  retries: number;
-}
-
-const MAX_EVENT_BYTES = 64 * 1024;
 const MAX_ATTEMPTS_ON_500 = 3;
 
 interface Entry {
@@ -73,6 +25,14 @@ interface Entry {
   authRetried?: boolean;
 }
 
+/** After a request: what to retry after a pause, and what to send again at once. */
+interface Outcome {
+  retry: Entry[];
+  delayMs?: number;
+  cause?: unknown;
+  resend?: Entry[];
+}
+
 interface FlushWaiter {
   target: number;
   remaining: number;
@@ -80,7 +40,7 @@ interface FlushWaiter {
 }
 
 export class Delivery {
-  private readonly o: Required<Omit<DeliveryOptions, 'onError'>> & Pick<DeliveryOptions, 'onError'>;
+  private readonly o: ResolvedOptions;
   private queue: Entry[] = [];
   private queuedBytes = 0;
   private inFlightCount = 0;
@@ -98,22 +58,7 @@ export class Delivery {
   private readonly counters = { sent: 0, dropped: 0, rejected: 0, abandoned: 0, retries: 0 };
 
   constructor(private readonly transport: Transport, options: DeliveryOptions = {}) {
-    this.o = {
-      batchSize: clamp(options.batchSize ?? 500, 1, 10_000),
-      maxBatchBytes: clamp(options.maxBatchBytes ?? 1024 * 1024, MAX_EVENT_BYTES, 10 * 1024 * 1024),
-      flushIntervalMs: Math.max(0, options.flushIntervalMs ?? 1000),
-      concurrency: clamp(options.concurrency ?? 4, 1, 64),
-      maxBufferSize: Math.max(1, options.maxBufferSize ?? 10_000),
-      whenFull: options.whenFull ?? 'drop-newest',
-      maxAttempts: Math.max(1, options.maxAttempts ?? Infinity),
-      initialRetryDelayMs: Math.max(1, options.initialRetryDelayMs ?? 250),
-      maxRetryDelayMs: Math.max(1, options.maxRetryDelayMs ?? 30_000),
-      maxRetryAfterMs: Math.max(0, options.maxRetryAfterMs ?? 5 * 60_000),
-      onError: options.onError,
-    };
-    if (!['drop-newest', 'drop-oldest', 'throw'].includes(this.o.whenFull)) {
-      throw new TypeError(`whenFull must be 'drop-newest', 'drop-oldest' or 'throw', not ${String(options.whenFull)}`);
-    }
+    this.o = resolveOptions(options);
   }
 
   get stats(): DeliveryStats {
@@ -231,7 +176,7 @@ export class Delivery {
   private async send(batch: Entry[]): Promise<void> {
     this.active++;
     this.inFlightCount += batch.length;
-    let outcome: { retry: Entry[]; delayMs?: number; cause?: unknown } | undefined;
+    let outcome: Outcome | undefined;
     try {
       const res = await this.transport.request('POST', '/api/v1/audit/activities', {
         body: batch.map((e) => e.line).join('\n'),
@@ -253,13 +198,17 @@ export class Delivery {
       this.inFlightCount -= batch.length;
       this.active--;
     }
+    if (outcome?.resend) {
+      this.queue.unshift(...outcome.resend);
+      this.queuedBytes += outcome.resend.reduce((n, e) => n + e.bytes, 0);
+    }
     if (outcome && outcome.retry.length > 0) this.retry(outcome.retry, outcome.delayMs, outcome.cause);
     if (this.active === 0) for (const r of this.idle.splice(0)) r();
     this.pump();
   }
 
   /** A non-2xx answer: what to retry (and when); the rest is refused for good and reported. */
-  private async onRefusal(res: Response, batch: Entry[]): Promise<{ retry: Entry[]; delayMs?: number; cause?: unknown }> {
+  private async onRefusal(res: Response, batch: Entry[]): Promise<Outcome> {
     const err = await httpError(res);
     if (isRetryableStatus(res.status)) {
       const after = parseRetryAfter(res.headers.get('Retry-After'));
@@ -279,9 +228,7 @@ export class Delivery {
       const refused = batch.filter((_, i) => bad.has(i));
       const rest = batch.filter((_, i) => !bad.has(i));
       this.refuse(refused, err);
-      this.queue.unshift(...rest);
-      this.queuedBytes += rest.reduce((n, e) => n + e.bytes, 0);
-      return { retry: [] };
+      return { retry: [], resend: rest };
     }
     this.refuse(batch, err);
     return { retry: [] };
@@ -366,18 +313,3 @@ export class Delivery {
 }
 
 const parse = (e: Entry) => JSON.parse(e.line) as AuditEventInput;
-const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.trunc(n)));
-
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
