@@ -10,9 +10,19 @@ const webcrypto: RandomSource =
   (globalThis as { crypto?: RandomSource }).crypto ??
   ((await import('node:crypto')).webcrypto as unknown as RandomSource);
 
+// One getRandomValues call per 256 ids: the call itself costs more than the bytes.
+const POOL = new Uint8Array(16 * 256);
+let poolOffset = POOL.length;
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 /** RFC 9562 UUIDv7: 48-bit Unix milliseconds, version 7, variant 10, 74 random bits. */
 export function uuidv7(ms: number = Date.now()): string {
-  const b = webcrypto.getRandomValues(new Uint8Array(16));
+  if (poolOffset === POOL.length) {
+    webcrypto.getRandomValues(POOL);
+    poolOffset = 0;
+  }
+  const b = POOL.slice(poolOffset, poolOffset + 16);
+  poolOffset += 16;
   let t = Math.max(0, Math.trunc(ms));
   for (let i = 5; i >= 0; i--) {
     b[i] = t % 256;
@@ -21,6 +31,6 @@ export function uuidv7(ms: number = Date.now()): string {
   b[6] = (b[6]! & 0x0f) | 0x70;
   b[8] = (b[8]! & 0x3f) | 0x80;
   let h = '';
-  for (const x of b) h += x.toString(16).padStart(2, '0');
+  for (const x of b) h += HEX[x]!;
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
