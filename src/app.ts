@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import { requestId } from 'hono/request-id';
 import { matchedRoutes } from 'hono/route';
 import { authenticate, noStore } from './auth/middleware.ts';
+import { mountApiDocs } from './docs/routes.ts';
 import type { AppEnv, Services } from './env.ts';
 import { badRequest, handleError, notFound } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
@@ -51,6 +52,7 @@ export function createApp(services: Services) {
   app.route('/', exportRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  mountApiDocs(app);
   return app;
 }
 
