@@ -9,8 +9,14 @@ ENV NODE_ENV=production \
 WORKDIR /app
 
 # Dependencies first: this layer is rebuilt only when the lock file changes.
+# --ignore-scripts skips `prepare` (it builds the client library into dist/ with the TypeScript
+# compiler, a dev dependency; serving does not need it); chdb's own install step is a no-op.
+# `npm ci` refuses this lock file (chdb's optional per-platform engine packages, see .ci/run):
+# then `npm install`, which honours the lock file.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN (npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+     || npm install --omit=dev --ignore-scripts --no-audit --no-fund) \
+    && npm cache clean --force
 
 COPY bin ./bin
 COPY src ./src

@@ -4,12 +4,15 @@ import type { Context } from 'hono';
 import { requestId } from 'hono/request-id';
 import { matchedRoutes } from 'hono/route';
 import { analyticsRoutes } from './analytics/routes.ts';
-import { authenticate } from './auth/middleware.ts';
+import { authenticate, noStore } from './auth/middleware.ts';
+import { mountApiDocs } from './docs/routes.ts';
 import type { AppEnv, Services } from './env.ts';
 import { badRequest, handleError, notFound } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
 import { ingestRoutes } from './ingest/routes.ts';
 import { queryRoutes } from './query/routes.ts';
+import { auditReads } from './query/access-log.ts';
+import { exportRoutes } from './query/export.ts';
 
 export function createApp(services: Services) {
   const app = new OpenAPIHono<AppEnv>({
@@ -40,13 +43,18 @@ export function createApp(services: Services) {
   app.onError(handleError);
   app.notFound((c) => handleError(notFound(`No route for ${c.req.method} ${c.req.path}.`), c));
 
+  app.use('/api/*', noStore);
   app.use('/api/*', authenticate);
+  app.use('/api/*', auditReads);
+  app.use('/api/*', services.readRateLimit.middleware);
   app.route('/', healthRoutes());
   app.route('/', ingestRoutes());
   app.route('/', queryRoutes());
+  app.route('/', exportRoutes());
   app.route('/', analyticsRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  mountApiDocs(app);
   return app;
 }
 

@@ -2,6 +2,7 @@
 // Authorization headers, cookies and token-looking fields never reach a log line.
 import { pino, type DestinationStream, type Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
+import { logScrubbing, scrubChildBindings } from './log-redact.ts';
 
 export type { Logger };
 
@@ -44,14 +45,16 @@ export function createLogger(opts: LoggerOptions): Logger {
     base: { service: 'audithouse' },
     redact: { paths: LOG_REDACT_PATHS, censor: '[REDACTED]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label: string) => ({ level: label }) },
+    // Token-like values are scrubbed wherever they sit (message, fields, errors, bindings).
+    hooks: logScrubbing.hooks,
+    formatters: { level: (label: string) => ({ level: label }), ...logScrubbing.formatters },
   };
   if (opts.pretty) {
     // In-process (not a worker transport): a terminal aid, so lines appear in order and none
     // is lost at exit. Colour only when the destination is a terminal.
     const colorize = !opts.destination && process.stdout.isTTY === true;
     const destination = opts.destination ?? 1;
-    return pino(options, pinoPretty({ colorize, destination, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', sync: true }));
+    return scrubChildBindings(pino(options, pinoPretty({ colorize, destination, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', sync: true })));
   }
-  return opts.destination ? pino(options, opts.destination as DestinationStream) : pino(options);
+  return scrubChildBindings(opts.destination ? pino(options, opts.destination as DestinationStream) : pino(options));
 }

@@ -1,5 +1,7 @@
 // Wires the long-lived parts of one service instance: store, migrations, writer, verifier.
 import { createVerifier, resolveJwtSecret } from './auth/jwt.ts';
+import { readRateLimit } from './auth/rate-limit.ts';
+import { AccessLog } from './query/access-log.ts';
 import type { Config } from './config.ts';
 import type { Services } from './env.ts';
 import { createRedactor } from './ingest/redact.ts';
@@ -26,6 +28,12 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
   const verifier = createVerifier({ ...config.jwt, secret: config.jwt.jwksUrl ? undefined : secret });
   const writer = new BatchWriter(store, { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs }, metrics, log);
   const storageSize = watchStorageSize(store, metrics, log);
+  const redactor = createRedactor(config.ingest.redactKeys);
+  const accessLog = new AccessLog(writer, redactor, { ...config.accessLog }, log, metrics);
+  const rateLimit = readRateLimit(config.limits.readRatePerMinute);
+  if (config.jwt.jwksUrl && !/^https:|^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/)/.test(config.jwt.jwksUrl)) {
+    log.warn({ jwks: config.jwt.jwksUrl }, 'AUDIT_JWKS_URL is plain http: signing keys can be swapped in transit; use https');
+  }
   return {
     config,
     store,
@@ -33,10 +41,14 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
     verifier,
     metrics,
     log,
-    redactor: createRedactor(config.ingest.redactKeys),
+    redactor,
+    accessLog,
+    readRateLimit: rateLimit,
     storageSize,
     async shutdown() {
       await storageSize.stop();
+      rateLimit.shutdown();
+      await accessLog.close(); // before the writer closes: pending access events are stored
       await writer.close();
       if (!opts.store) await store.close();
     },

@@ -12,7 +12,9 @@ const seeded = seedEvents({ tenants: TENANTS, perTenant: 1500, spanDays: 12, now
 let t: TestService;
 const tokens: Record<string, string> = {};
 beforeAll(async () => {
-  t = await createTestService();
+  // Off (as the fixture's default): it would add an audit.accessed event after each summary read,
+  // at a moment of its choosing, between the two sides of a comparison. Its own test is below.
+  t = await createTestService({ AUDIT_ACCESS_LOG_ENABLED: 'false' });
   for (const tenant of [...TENANTS, 'ephemeral', 'nobody']) tokens[tenant] = await t.token({ tenant, sub: 'analyst' });
   // Through the real ingest path: POST, batching writer, insert, and the views' triggers.
   for (const tenant of TENANTS) {
@@ -92,6 +94,25 @@ describe('GET /api/v1/audit/summary', () => {
     const writeOnly = await t.token({ tenant: 'acme', scope: 'audit:write' });
     expect((await t.get('/api/v1/audit/summary', { token: writeOnly })).status).toBe(403);
     expect((await t.get('/api/v1/audit/summary', { token: 'not-a-jwt' })).status).toBe(401);
+  });
+
+  it('is itself audited: a summary read leaves an audit.accessed event in the tenant read', async () => {
+    const audited = await createTestService({ AUDIT_ACCESS_LOG_ENABLED: 'true' });
+    try {
+      const token = await audited.token({ tenant: 'acme', sub: 'analyst' });
+      expect((await audited.get('/api/v1/audit/summary?days=3&top=2', { token })).status).toBe(200);
+      await audited.services.accessLog!.flush();
+      await audited.services.writer.flush();
+      const rows = await audited.services.store.query<{ user_id: string; details: string }>(
+        `SELECT user_id, details FROM ${audited.services.store.table('audit_activities')}
+         WHERE tenant_id = 'acme' AND activity_type = 'audit.accessed'`,
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.user_id).toBe('analyst');
+      expect(JSON.parse(rows[0]!.details)).toMatchObject({ endpoint: 'GET /api/v1/audit/summary', filters: { days: '3', top: '2' } });
+    } finally {
+      await audited.close();
+    }
   });
 
   it('refuses days outside 1..400 and top outside 1..100 with problem+json naming the field', async () => {
