@@ -9,19 +9,38 @@ import { createMetrics } from './metrics.ts';
 import { retentionPolicy } from './retention/policy.ts';
 import { Store } from './store/client.ts';
 import { migrate } from './store/migrate.ts';
+import type { FaultInjector } from './spool/faults.ts';
+import { Spool } from './spool/spool.ts';
+import { migrateWhenReachable } from './spool/store-ready.ts';
 
 export interface StartedServices extends Services {
-  /** Flushes the writer and closes the store. */
-  shutdown(): Promise<void>;
+  /**
+   * Flushes the writer, replays the spool until `drainDeadline` (epoch ms) or the store fails
+   * (the rest stays on disk for the next start), and closes the spool and the store.
+   */
+  shutdown(opts?: { drainDeadline?: number }): Promise<void>;
 }
 
-export async function startServices(config: Config, log: Logger, opts: { store?: Store } = {}): Promise<StartedServices> {
+/** `faults` is for the durability tests only (see src/spool/faults.ts). */
+export async function startServices(config: Config, log: Logger, opts: { store?: Store; faults?: FaultInjector } = {}): Promise<StartedServices> {
   const metrics = createMetrics();
   const store = opts.store ?? (await Store.fromConfig(config, metrics));
-  await migrate(store, { policy: retentionPolicy(config), log });
+  const spool = config.spool.maxBytes > 0
+    ? await Spool.open({ dir: config.spool.dir, maxBytes: config.spool.maxBytes, metrics, log, faults: opts.faults })
+    : undefined;
+  const readiness = await migrateWhenReachable(() => migrate(store, { policy: retentionPolicy(config), log }), {
+    log,
+    deferrable: spool !== undefined && store.kind === 'server',
+  });
   const { secret } = resolveJwtSecret(config);
   const verifier = createVerifier({ ...config.jwt, secret: config.jwt.jwksUrl ? undefined : secret });
-  const writer = new BatchWriter(store, { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs }, metrics, log);
+  const writer = new BatchWriter(
+    store,
+    { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs, deadlineMs: config.spool.deadlineMs, maxQueuedRows: config.ingest.maxQueuedRows },
+    metrics,
+    log,
+    { spool, storeReady: readiness.ready, faults: opts.faults },
+  );
   return {
     config,
     store,
@@ -30,8 +49,10 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
     metrics,
     log,
     redactor: createRedactor(config.ingest.redactKeys),
-    async shutdown() {
-      await writer.close();
+    async shutdown(o = {}) {
+      await writer.close(o);
+      readiness.stop();
+      await spool?.close();
       if (!opts.store) await store.close();
     },
   };
