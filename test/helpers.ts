@@ -7,7 +7,7 @@ import path from 'node:path';
 import { createApp } from '../src/app.ts';
 import { mintToken } from '../src/auth/jwt.ts';
 import { loadConfig } from '../src/config.ts';
-import { createLogger } from '../src/logger.ts';
+import { createLogger, type Logger } from '../src/logger.ts';
 import { startServices, type StartedServices } from '../src/services.ts';
 import type { FaultInjector } from '../src/spool/faults.ts';
 
@@ -33,7 +33,7 @@ export interface TestService {
 }
 
 /** `faults`: a FaultInjector for the durability tests (store outage, latency, disk failure). */
-export async function createTestService(env: Record<string, string> = {}, opts: { faults?: FaultInjector } = {}): Promise<TestService> {
+export async function createTestService(env: Record<string, string> = {}, opts: { faults?: FaultInjector; log?: Logger } = {}): Promise<TestService> {
   const database = `t_${crypto.randomBytes(6).toString('hex')}`;
   const config = loadConfig({
     AUDIT_DATA_DIR: testDataDir(),
@@ -43,7 +43,7 @@ export async function createTestService(env: Record<string, string> = {}, opts: 
     AUDIT_BATCH_LINGER_MS: '1',
     ...env,
   });
-  const services = await startServices(config, createLogger({ level: 'silent' }), opts);
+  const services = await startServices(config, opts.log ?? createLogger({ level: 'silent' }), opts);
   const app = createApp(services);
   const defaultToken = await mintToken(TEST_SECRET, { tenant: 'acme', scope: 'audit:read audit:write', sub: 'alice' });
   const t: TestService = {

@@ -145,7 +145,7 @@ export class BatchWriter {
       closed: this.closed,
       degraded: this.degraded ? { reason: this.degraded.reason, since: new Date(this.degraded.since).toISOString() } : undefined,
       spool: spool
-        ? { events: spool.pendingEvents, bytes: spool.bytes, max_bytes: spool.maxBytes, accepting: !spool.diskError && spool.bytes < spool.maxBytes }
+        ? { events: spool.pendingEvents, bytes: spool.bytes, max_bytes: spool.maxBytes, accepting: !spool.diskError && !spool.full }
         : undefined,
     };
   }

@@ -10,7 +10,7 @@ import { isRetryable } from '../store/errors.ts';
 import type { Spool } from './spool.ts';
 
 const MIN_BACKOFF_MS = 50;
-const MAX_BACKOFF_MS = 5_000;
+const MAX_BACKOFF_MS = 2_000;
 const REFUSALS_BEFORE_QUARANTINE = 3;
 
 export interface DrainerOptions {

@@ -11,6 +11,8 @@ export class FaultInjector {
   storeLatencyMs = 0;
   /** Store writes attempted (each one call of the writer's single insert path). */
   storeAttempts = 0;
+  /** When set, collects the ids of every attempted store write, in order (for ordering tests). */
+  writtenIds: string[] | undefined;
 
   /** Every store write fails with a retryable error (like an unreachable server) until heal(). */
   failStore(err: Error = new InsertError('injected fault: store unavailable', true, undefined)): this {
@@ -31,8 +33,9 @@ export class FaultInjector {
     return this;
   }
 
-  async beforeStoreWrite(_rows: readonly EventRow[]): Promise<void> {
+  async beforeStoreWrite(rows: readonly EventRow[]): Promise<void> {
     this.storeAttempts++;
+    if (this.writtenIds) for (const r of rows) this.writtenIds.push(r.id);
     if (this.storeLatencyMs > 0) await new Promise((r) => setTimeout(r, this.storeLatencyMs));
     if (this.storeError) throw this.storeError;
   }

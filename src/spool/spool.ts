@@ -66,6 +66,7 @@ export class Spool {
   private pending = 0;
   private totalBytes = 0;
   private appending = false;
+  private refusedForRoom = false;
   private closed = false;
   private lastAppendError: { err: Error; at: number } | undefined;
   readonly segmentBytes: number;
@@ -107,6 +108,11 @@ export class Spool {
     return this.opts.maxBytes;
   }
 
+  /** An append was refused for lack of room since the last drained batch freed some. */
+  get full(): boolean {
+    return this.refusedForRoom;
+  }
+
   /**
    * The last append failed on the disk, within the last few seconds (cleared by the next
    * successful append). It expires so that readiness does not stay down with no append to retry.
@@ -135,6 +141,7 @@ export class Spool {
       bytes += frame.length;
       events += rows.length;
     }
+    if (frames.length < groups.length) this.refusedForRoom = true;
     if (frames.length === 0) return 0;
 
     this.appending = true;
@@ -208,6 +215,7 @@ export class Spool {
   async commit(batch: SpoolBatch): Promise<void> {
     this.head = { ...batch.end };
     this.pending = Math.max(0, this.pending - batch.events);
+    const bytesBefore = this.totalBytes;
     while (this.segments.length > 0) {
       const first = this.segments[0]!;
       const drained = first.seq < this.head.seq || (first.seq === this.head.seq && this.head.offset >= first.size);
@@ -225,6 +233,7 @@ export class Spool {
       if (next && this.head.seq <= first.seq) this.head = { seq: next.seq, offset: 0 };
     }
     if (this.segments.length === 0) this.totalBytes = 0;
+    if (this.totalBytes < bytesBefore) this.refusedForRoom = false;
     this.publish();
     await this.saveCursor();
   }
