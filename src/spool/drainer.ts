@@ -67,7 +67,7 @@ export class SpoolDrainer {
     this.failing = false;
     this.wake(true);
     while (this.spool.pendingEvents > 0) {
-      if (this.failing || this.stopped || Date.now() >= deadline) return false;
+      if (this.failing || this.stopped || !this.storeReady || Date.now() >= deadline) return false;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(1, Math.min(100, deadline - Date.now())));
         this.progressWaiters.push(() => {
