@@ -241,6 +241,30 @@ describe('durable ingest', () => {
     expect(await t.count()).toBe(all.length);
   });
 
+  it('answers 429 (load), not 503, when the spool fills up while the store works but lags behind', async () => {
+    const faults = new FaultInjector();
+    const t = await start({ AUDIT_SPOOL_MAX_BYTES: String(16 * 1024), AUDIT_SPOOL_DEADLINE_MS: '20' }, { faults });
+    faults.storeLatencyMs = 150; // slower than the deadline, but every write succeeds
+    const accepted: string[] = [];
+    const refused: Array<Array<Record<string, unknown>>> = [];
+    for (let i = 0; i < 30; i++) {
+      const b = batch(4, `lag-${i}`);
+      const res = await t.post(b);
+      if (res.status === 202) accepted.push(...idsOf(b));
+      else {
+        expect(res.status).toBe(429);
+        expect(res.headers.get('Retry-After')).toBe('1');
+        refused.push(b);
+      }
+    }
+    expect(refused.length).toBeGreaterThan(0);
+    faults.heal();
+    await drained(t);
+    for (const b of refused) expect((await t.post(b)).status).toBe(202);
+    await drained(t); // a retry may itself have been spooled (a 20 ms deadline is tight for a real insert)
+    await expectStoredOnce(t, [...accepted, ...refused.flatMap(idsOf)]);
+  });
+
   it('answers 503 spool-unavailable when the store is down and the disk fails; recovers when they do', async () => {
     const faults = new FaultInjector().failStore().failDisk();
     const t = await start({}, { faults });

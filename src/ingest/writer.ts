@@ -86,6 +86,8 @@ export class BatchWriter {
   private storeTail: Promise<unknown> = Promise.resolve();
   private storeReady: boolean;
   private degraded: { reason: DegradedReason; since: number } | undefined;
+  /** The last store write failed (retryable); a slow but working store does not count. */
+  private storeFailing = false;
   private readonly spool: Spool | undefined;
   private readonly drainer: SpoolDrainer | undefined;
   private readonly maxQueuedRows: number;
@@ -108,7 +110,7 @@ export class BatchWriter {
     if (this.spool) {
       this.drainer = new SpoolDrainer(this.spool, {
         maxEvents: opts.maxRows,
-        store: (groups) => this.locked(() => this.storeRows(groups)),
+        store: (groups) => this.storeLocked(groups),
         ready,
         onProgress: () => this.maybeRecovered(),
         metrics,
@@ -203,7 +205,7 @@ export class BatchWriter {
 
   /** Inserts under the store lock; with a spool, gives up waiting after the deadline (the insert itself goes on). */
   private storeDirect(groups: EventRow[][]): Promise<WriteResult[]> {
-    const op = this.locked(() => this.storeRows(groups));
+    const op = this.storeLocked(groups);
     const deadline = this.opts.deadlineMs;
     if (!this.spool || !deadline) return op;
     return new Promise<WriteResult[]>((resolve, reject) => {
@@ -231,16 +233,29 @@ export class BatchWriter {
       for (const p of batch) p.reject(err instanceof SpoolUnavailableError ? err : new SpoolUnavailableError(String(err), { cause: err }));
       return;
     }
-    batch.forEach((p, i) => (i < accepted ? p.resolve({ inserted: 0, duplicates: 0, spooled: true }) : p.reject(new SpoolFullError(spool.maxBytes))));
+    // Full while the store works (it only lags behind): that is load, 429. Full while it fails: 503.
+    const refusal = () => (this.storeFailing || !this.storeReady
+      ? new SpoolFullError(spool.maxBytes)
+      : new WriterOverloadedError('the spool is full and still draining into the store'));
+    batch.forEach((p, i) => (i < accepted ? p.resolve({ inserted: 0, duplicates: 0, spooled: true }) : p.reject(refusal())));
     if (accepted > 0) {
       if (!this.degraded) this.enterDegraded('store-failing');
       this.drainer!.wake();
     }
   }
 
-  /** Runs one store write at a time (direct inserts and spool replays alike). */
-  private locked<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.storeTail.then(fn);
+  /** storeRows, one at a time (direct inserts and spool replays alike), noting whether the store works. */
+  private storeLocked(groups: EventRow[][]): Promise<WriteResult[]> {
+    const run = this.storeTail.then(async () => {
+      try {
+        const results = await this.storeRows(groups);
+        this.storeFailing = false;
+        return results;
+      } catch (err) {
+        if (isRetryable(err)) this.storeFailing = true;
+        throw err;
+      }
+    });
     this.storeTail = run.catch(() => {});
     return run;
   }

@@ -21,7 +21,7 @@ export interface SpoolOptions {
   dir: string;
   /** Bytes on disk the spool may hold (segment files); appends past it are refused. */
   maxBytes: number;
-  /** Segment size at which the next append starts a new file (default: maxBytes / 16, 64 KiB..64 MiB). */
+  /** Segment size at which the next append starts a new file (default: maxBytes / 16, at most 64 MiB). */
   segmentBytes?: number;
   metrics?: Metrics | undefined;
   log?: Logger | undefined;
@@ -72,7 +72,8 @@ export class Spool {
   readonly segmentBytes: number;
 
   private constructor(private readonly opts: SpoolOptions) {
-    this.segmentBytes = opts.segmentBytes ?? Math.min(64 * 1024 * 1024, Math.max(64 * 1024, Math.floor(opts.maxBytes / 16)));
+    // Space comes back one drained segment at a time, so a segment is a small share of the bound.
+    this.segmentBytes = opts.segmentBytes ?? Math.min(64 * 1024 * 1024, Math.max(1, Math.floor(opts.maxBytes / 16)));
   }
 
   /** Opens (creating if needed) and scans the spool: counts what a previous run left to replay. */
