@@ -84,7 +84,7 @@ const EnvSchema = z.object({
   // Rows that may wait in memory for the writer; past it, posts get 429 + Retry-After.
   AUDIT_INGEST_MAX_QUEUED_ROWS: z.coerce.number().int().min(10_000).max(10_000_000).default(100_000),
   // SIGTERM: how long to flush and drain before exiting anyway (acknowledged data stays spooled).
-  AUDIT_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(20_000),
+  AUDIT_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(20_000),
 });
 
 export type Severity = (typeof SEVERITIES)[number];

@@ -31,6 +31,9 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
   const readiness = await migrateWhenReachable(() => migrate(store, { policy: retentionPolicy(config), log }), {
     log,
     deferrable: spool !== undefined && store.kind === 'server',
+  }).catch(async (err: unknown) => {
+    await spool?.close(); // release the spool's lock for whoever starts next
+    throw err;
   });
   const { secret } = resolveJwtSecret(config);
   const verifier = createVerifier({ ...config.jwt, secret: config.jwt.jwksUrl ? undefined : secret });
