@@ -59,5 +59,7 @@ export function checkFrame(buf: Buffer, pos: number): FrameCheck {
 
 /** The rows of a frame that checkFrame accepted. */
 export function decodeFrame(buf: Buffer, pos: number, bytes: number): EventRow[] {
-  return JSON.parse(buf.toString('utf8', pos + HEADER_BYTES, pos + bytes)) as EventRow[];
+  const rows = JSON.parse(buf.toString('utf8', pos + HEADER_BYTES, pos + bytes)) as unknown;
+  if (!Array.isArray(rows) || rows.length !== buf.readUInt32LE(pos + 8)) throw new Error('frame payload is not its rows');
+  return rows as EventRow[];
 }

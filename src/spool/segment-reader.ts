@@ -9,7 +9,7 @@ const READ_AHEAD = 1024 * 1024;
 const MAGIC_BYTES = Buffer.alloc(4);
 MAGIC_BYTES.writeUInt32LE(FRAME_MAGIC, 0);
 
-export type CorruptReason = 'torn' | 'checksum' | 'magic' | 'length';
+export type CorruptReason = 'torn' | 'checksum' | 'magic' | 'length' | 'payload';
 
 export type SegmentItem =
   | { kind: 'frame'; offset: number; bytes: number; events: number; rows: EventRow[] | undefined }
@@ -30,7 +30,14 @@ export class SegmentReader {
       const off = pos - this.bufStart;
       const check = checkFrame(this.buf, off);
       if (check.kind === 'ok') {
-        return { kind: 'frame', offset: pos, bytes: check.bytes, events: check.events, rows: decode ? decodeFrame(this.buf, off, check.bytes) : undefined };
+        let rows: EventRow[] | undefined;
+        try {
+          rows = decode ? decodeFrame(this.buf, off, check.bytes) : undefined;
+        } catch {
+          // The checksum matched, so these are the bytes that were written, but not rows: never replay them.
+          return { kind: 'corrupt', offset: pos, bytes: check.bytes, reason: 'payload' };
+        }
+        return { kind: 'frame', offset: pos, bytes: check.bytes, events: check.events, rows };
       }
       if (check.kind === 'short' && pos + check.need <= end && this.bufStart + this.buf.length < pos + check.need) {
         end = await this.ensure(pos, check.need, end);

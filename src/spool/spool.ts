@@ -274,8 +274,14 @@ export class Spool {
     const segment: Segment = { seq: this.nextSeq++, file: '', size: 0, counted: new Set() };
     segment.file = path.join(this.opts.dir, segmentName(segment.seq));
     const fh = await fsp.open(segment.file, 'wx');
-    // The new directory entry must survive a power loss too, or the fsynced frames are unreachable.
-    await syncDir(this.opts.dir);
+    try {
+      // The new directory entry must survive a power loss too, or the fsynced frames are unreachable.
+      await syncDir(this.opts.dir);
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await fsp.rm(segment.file, { force: true }).catch(() => {});
+      throw err;
+    }
     this.segments.push(segment);
     if (this.segments.length === 1) this.head = { seq: segment.seq, offset: 0 };
     this.active = { segment, fh };
