@@ -190,7 +190,13 @@ export function startLoad(url: string, token: string, opts: { clients: number; b
 /** Posts batches again with the same ids (a client's retry) until each is acknowledged (bounded). */
 export async function retryUntilAcked(url: string, token: string, batches: Array<Array<Record<string, unknown>>>, timeoutMs = 20_000): Promise<void> {
   const until = Date.now() + timeoutMs;
-  for (const events of batches) {
+  const queue = [...batches];
+  // Eight clients retrying at once, each its own batches in turn.
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    for (let events = queue.shift(); events; events = queue.shift()) await retryOne(events);
+  }));
+
+  async function retryOne(events: Array<Record<string, unknown>>): Promise<void> {
     for (;;) {
       const res = await fetch(`${url}/api/v1/audit/activities`, {
         method: 'POST',
