@@ -315,6 +315,49 @@ describe('durable ingest', () => {
     expect(await t.count()).toBe(5);
   });
 
+  it('moves a spooled record ClickHouse refuses for good to quarantine (not dropped) and stores the others', async () => {
+    const database = `t_${crypto.randomBytes(6).toString('hex')}`;
+    const dir = path.join(testDataDir(), 'spool', database);
+    const row = (tag: string, severity = 'LOW'): EventRow => ({
+      id: uuid(), tenant_id: 'acme', timestamp: Date.now(), received_at: Date.now(), activity_type: 'user.login', severity,
+      action: 'login', outcome: 'success', resource_type: '', user_agent: 'ua', user_id: 'alice', resource_id: '',
+      ip_address: '', request_id: '', description: tag, details: '{}',
+    });
+    const before = [row('before-1'), row('before-2')];
+    const poison = [row('poison', 'NOT_A_SEVERITY')]; // e.g. written by a version with another enum
+    const after = [row('after-1')];
+    const spool = await Spool.open({ dir, maxBytes: 1 << 20 });
+    await spool.append([before, poison, after]);
+    await spool.close();
+
+    const t = await start({ CLICKHOUSE_DATABASE: database });
+    await drained(t);
+    await expectStoredOnce(t, [...before, ...after].map((r) => r.id));
+    expect((await storedCounts(t, [poison[0]!.id])).size).toBe(0);
+    expect(await metric(t, 'audit_spool_quarantined_events_total')).toBe(1);
+    const fs = await import('node:fs');
+    const quarantined = fs.readdirSync(path.join(dir, 'quarantine'));
+    expect(quarantined).toHaveLength(1);
+    expect(fs.readFileSync(path.join(dir, 'quarantine', quarantined[0]!), 'utf8')).toContain(poison[0]!.id);
+  });
+
+  it('quarantines nothing when the store refuses every record (the store is the problem, not the records)', async () => {
+    const database = `t_${crypto.randomBytes(6).toString('hex')}`;
+    const dir = path.join(testDataDir(), 'spool', database);
+    const row = (): EventRow => ({
+      id: uuid(), tenant_id: 'acme', timestamp: Date.now(), received_at: Date.now(), activity_type: 'user.login',
+      severity: 'NOT_A_SEVERITY', action: 'login', outcome: 'success', resource_type: '', user_agent: 'ua', user_id: 'alice',
+      resource_id: '', ip_address: '', request_id: '', description: 'refused', details: '{}',
+    });
+    const spool = await Spool.open({ dir, maxBytes: 1 << 20 });
+    await spool.append([[row()], [row()], [row()]]);
+    await spool.close();
+    const t = await start({ CLICKHOUSE_DATABASE: database });
+    await new Promise((r) => setTimeout(r, 1500)); // several refusals of each kind
+    expect(await metric(t, 'audit_spool_quarantined_events_total')).toBe(0);
+    expect((await readyz(t)).body).toMatchObject({ status: 'degraded', spool: { events: 3 } });
+  });
+
   it('shutdown with a reachable store drains the spool before it returns', async () => {
     const faults = new FaultInjector();
     const database = `t_${crypto.randomBytes(6).toString('hex')}`;

@@ -2,12 +2,13 @@
 // store path (de-duplication by (tenant, id), then insert), and commits the spool position only
 // once the batch is stored: a crash in between replays the batch, which then stores nothing new.
 // A store that is down is retried with capped exponential backoff. A record the store refuses
-// for good (a non-retryable error, three times, alone) is moved to quarantine/, never dropped.
+// for good (a non-retryable error, three times, alone, while the record after it goes through)
+// is moved to quarantine/, never dropped; if the store refuses everything, nothing moves.
 import type { EventRow } from '../ingest/event.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { isRetryable } from '../store/errors.ts';
-import type { Spool } from './spool.ts';
+import type { Spool, SpoolBatch } from './spool.ts';
 
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 2_000;
@@ -96,7 +97,7 @@ export class SpoolDrainer {
           if (batch.groups.length > 0) await this.opts.store(batch.groups);
         } catch (err) {
           if (isRetryable(err)) refusals = 0;
-          else if (++refusals >= REFUSALS_BEFORE_QUARANTINE && batch.groups.length <= 1) {
+          else if (++refusals >= REFUSALS_BEFORE_QUARANTINE && batch.groups.length <= 1 && (await this.nextOneGoesThrough(batch))) {
             const file = await this.spool.quarantine(batch);
             this.opts.log?.error({ err, events: batch.events, file }, 'spool: the store refuses this record for good; moved it to quarantine (not dropped)');
             refusals = 0;
@@ -122,6 +123,22 @@ export class SpoolDrainer {
         await this.sleep(backoff, false);
         backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
       }
+    }
+  }
+
+  /**
+   * Whether the store takes the record after `batch`: only then is `batch` itself the problem
+   * (poison) rather than the store (a missing migration refuses everything: keep it all, retry).
+   * Storing that next record early is harmless: it is de-duplicated when its turn comes.
+   */
+  private async nextOneGoesThrough(batch: SpoolBatch): Promise<boolean> {
+    const next = await this.spool.read(this.opts.maxEvents, 1, batch.end);
+    if (!next || next.groups.length === 0) return false;
+    try {
+      await this.opts.store(next.groups);
+      return true;
+    } catch {
+      return false;
     }
   }
 

@@ -7,13 +7,13 @@
 //
 // The read position is saved in `cursor.json` without fsync: losing it (power loss) replays a
 // few records, which the writer's (tenant, id) de-duplication stores once.
-import fs from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { EventRow } from '../ingest/event.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { SpoolLockedError, SpoolUnavailableError } from './errors.ts';
+import { loadCursor, lockDir, saveCursor, syncDir, unlockDir, type Position } from './dir.ts';
+import { SpoolUnavailableError } from './errors.ts';
 import { encodeFrame } from './frame.ts';
 import { SegmentReader, type CorruptReason } from './segment-reader.ts';
 
@@ -29,10 +29,7 @@ export interface SpoolOptions {
   faults?: { beforeSpoolAppend(): void } | undefined;
 }
 
-export interface Position {
-  seq: number;
-  offset: number;
-}
+export type { Position };
 
 /** Records read from the head of the spool, in order; commit() them once stored. */
 export interface SpoolBatch {
@@ -55,7 +52,6 @@ interface Segment {
 
 const SEGMENT_RE = /^(\d{20})\.seg$/;
 const segmentName = (seq: number) => `${String(seq).padStart(20, '0')}.seg`;
-const openDirs = new Set<string>();
 const DISK_ERROR_HOLD_MS = 5_000;
 
 export class Spool {
@@ -81,11 +77,11 @@ export class Spool {
     const dir = path.resolve(opts.dir);
     const spool = new Spool({ ...opts, dir });
     await fsp.mkdir(dir, { recursive: true });
-    await spool.lock();
+    await lockDir(dir);
     try {
       await spool.recover();
     } catch (err) {
-      await spool.unlock();
+      await unlockDir(dir);
       throw err;
     }
     return spool;
@@ -177,13 +173,13 @@ export class Spool {
   }
 
   /**
-   * Reads from the head, in order, up to `maxEvents` (at least one record). Corrupt or torn
-   * ranges are counted (once) and stepped over. Undefined when nothing is left to read.
+   * Reads from the head (or `from`), in order, up to `maxEvents` (at least one record). Corrupt
+   * or torn ranges are counted (once) and stepped over. Undefined when nothing is left to read.
    */
-  async read(maxEvents: number, maxRecords = Number.POSITIVE_INFINITY): Promise<SpoolBatch | undefined> {
+  async read(maxEvents: number, maxRecords = Number.POSITIVE_INFINITY, from: Position = this.head): Promise<SpoolBatch | undefined> {
     const groups: EventRow[][] = [];
     let events = 0;
-    let pos: Position = { ...this.head };
+    let pos: Position = { ...from };
     let moved = false;
     for (let i = this.segments.findIndex((s) => s.seq >= pos.seq); i >= 0 && i < this.segments.length; i++) {
       const segment = this.segments[i]!;
@@ -236,7 +232,7 @@ export class Spool {
     if (this.segments.length === 0) this.totalBytes = 0;
     if (this.totalBytes < bytesBefore) this.refusedForRoom = false;
     this.publish();
-    await this.saveCursor();
+    await saveCursor(this.opts.dir, this.head, this.opts.log);
   }
 
   /** Moves records the store refuses for good into quarantine/ (same frame format), then commits past them. */
@@ -261,8 +257,8 @@ export class Spool {
     this.closed = true;
     if (this.active) await this.seal(this.active, false);
     for (const s of this.segments) await s.reader?.fh.close().catch(() => {});
-    await this.saveCursor();
-    await this.unlock();
+    await saveCursor(this.opts.dir, this.head, this.opts.log);
+    await unlockDir(this.opts.dir);
   }
 
   private publish(): void {
@@ -276,7 +272,7 @@ export class Spool {
     const fh = await fsp.open(segment.file, 'wx');
     try {
       // The new directory entry must survive a power loss too, or the fsynced frames are unreachable.
-      await syncDir(this.opts.dir);
+      syncDir(this.opts.dir);
     } catch (err) {
       await fh.close().catch(() => {});
       await fsp.rm(segment.file, { force: true }).catch(() => {});
@@ -314,7 +310,7 @@ export class Spool {
   private async recover(): Promise<void> {
     const names = (await fsp.readdir(this.opts.dir)).filter((n) => SEGMENT_RE.test(n)).sort();
     // Trust the cursor only if its segment is still here; otherwise replaying everything is the safe side.
-    const saved = await this.loadCursor();
+    const saved = await loadCursor(this.opts.dir);
     const cursor = saved && names.includes(segmentName(saved.seq)) ? saved : undefined;
     for (const name of names) {
       const seq = Number(SEGMENT_RE.exec(name)![1]);
@@ -347,72 +343,5 @@ export class Spool {
       this.opts.log?.warn({ events: this.pending, bytes: this.totalBytes, segments: this.segments.length }, 'spool: events from a previous run will be stored before new ones');
     }
     this.publish();
-  }
-
-  private cursorFile(): string {
-    return path.join(this.opts.dir, 'cursor.json');
-  }
-
-  private async loadCursor(): Promise<Position | undefined> {
-    try {
-      const c = JSON.parse(await fsp.readFile(this.cursorFile(), 'utf8')) as Position;
-      return Number.isSafeInteger(c.seq) && Number.isSafeInteger(c.offset) && c.offset >= 0 ? c : undefined;
-    } catch {
-      return undefined; // absent or damaged: replay from the first segment (idempotent)
-    }
-  }
-
-  private async saveCursor(): Promise<void> {
-    const tmp = `${this.cursorFile()}.tmp`;
-    try {
-      await fsp.writeFile(tmp, JSON.stringify(this.head));
-      await fsp.rename(tmp, this.cursorFile());
-    } catch (err) {
-      this.opts.log?.warn({ err }, 'spool: could not save the read position (a restart replays more; harmless)');
-    }
-  }
-
-  private lockFile(): string {
-    return path.join(this.opts.dir, 'LOCK');
-  }
-
-  /** One process per spool: two appenders on one segment would interleave frames. */
-  private async lock(): Promise<void> {
-    const dir = this.opts.dir;
-    if (openDirs.has(dir)) throw new SpoolLockedError(`the spool ${dir} is already open in this process`);
-    try {
-      await fsp.writeFile(this.lockFile(), String(process.pid), { flag: 'wx' });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number((await fsp.readFile(this.lockFile(), 'utf8').catch(() => '')).trim());
-      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new SpoolLockedError(`the spool ${dir} is in use by process ${pid} (remove ${this.lockFile()} if that process is not audithouse)`);
-      }
-      await fsp.writeFile(this.lockFile(), String(process.pid)); // left by a process that died
-    }
-    openDirs.add(dir);
-  }
-
-  private async unlock(): Promise<void> {
-    openDirs.delete(this.opts.dir);
-    await fsp.rm(this.lockFile(), { force: true }).catch(() => {});
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }
