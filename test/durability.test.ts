@@ -368,6 +368,12 @@ describe('durable ingest', () => {
     expect(responses.every((r) => r.status === 202)).toBe(true);
     expect(t.services.writer.status().spool!.events).toBeGreaterThan(0);
     await stop(t);
+    // Closed: refuses writes with a Retry-After, and readiness says so.
+    const refused = await t.post(batch(1, 'late'));
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('Retry-After')).toBe('1');
+    expect(((await refused.json()) as { type: string }).type).toMatch(/shutting-down$/);
+    expect((await readyz(t)).status).toBe(503);
     const again = await start({ CLICKHOUSE_DATABASE: database });
     expect(again.services.writer.status().spool!.events).toBe(0);
     await expectStoredOnce(again, idsOf(events));
