@@ -9,6 +9,8 @@ export class FaultInjector {
   private diskError: Error | undefined;
   /** Added before every store write (dedupe + insert), to simulate a slow store. */
   storeLatencyMs = 0;
+  /** Added before every spool append, to simulate a slow disk (slow fsync). */
+  diskLatencyMs = 0;
   /** Store writes attempted (each one call of the writer's single insert path). */
   storeAttempts = 0;
   /** When set, collects the ids of every attempted store write, in order (for ordering tests). */
@@ -30,6 +32,7 @@ export class FaultInjector {
     this.storeError = undefined;
     this.diskError = undefined;
     this.storeLatencyMs = 0;
+    this.diskLatencyMs = 0;
     return this;
   }
 
@@ -40,7 +43,8 @@ export class FaultInjector {
     if (this.storeError) throw this.storeError;
   }
 
-  beforeSpoolAppend(): void {
+  async beforeSpoolAppend(): Promise<void> {
+    if (this.diskLatencyMs > 0) await new Promise((r) => setTimeout(r, this.diskLatencyMs));
     if (this.diskError) throw this.diskError;
   }
 }

@@ -26,7 +26,7 @@ export interface SpoolOptions {
   metrics?: Metrics | undefined;
   log?: Logger | undefined;
   /** Test-only disk fault hook. */
-  faults?: { beforeSpoolAppend(): void } | undefined;
+  faults?: { beforeSpoolAppend(): Promise<void> } | undefined;
 }
 
 export type { Position };
@@ -144,7 +144,7 @@ export class Spool {
     this.appending = true;
     let active: { segment: Segment; fh: FileHandle } | undefined;
     try {
-      this.opts.faults?.beforeSpoolAppend();
+      await this.opts.faults?.beforeSpoolAppend();
       active = this.active ?? (await this.startSegment());
       const data = frames.length === 1 ? frames[0]! : Buffer.concat(frames, bytes);
       let written = 0;
