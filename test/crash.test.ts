@@ -11,8 +11,10 @@ import { ServiceProcess, retryUntilAcked, startLoad, writeToken, type LoadResult
 
 const CLIENTS = 24;
 const running: ServiceProcess[] = [];
+const dirs: string[] = [];
 afterAll(async () => {
   for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) await p.kill9();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
 async function start(dataDir: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
@@ -24,6 +26,7 @@ async function start(dataDir: string, env: Record<string, string> = {}): Promise
 describe('crash recovery (kill -9)', () => {
   it('stores every acknowledged event exactly once after kill -9 at several points under load', { timeout: 90_000 }, async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'audithouse-crash-'));
+    dirs.push(dataDir);
     const token = await writeToken();
     const rounds: LoadResult[] = [];
 

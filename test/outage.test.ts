@@ -9,8 +9,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ServiceProcess, eventsWithIds, freePort, startLoad, writeToken } from './service-process.ts';
 
 const running: ServiceProcess[] = [];
+const dirs: string[] = [];
 afterAll(async () => {
   for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) await p.kill9();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
 async function start(dataDir: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
@@ -46,6 +48,7 @@ async function listAllIds(svc: ServiceProcess, token: string): Promise<string[]>
 describe('store outage (server mode, closed port)', () => {
   it('acknowledges through the spool while ClickHouse is unreachable, and stores everything once when it is back', { timeout: 90_000 }, async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'audithouse-outage-'));
+    dirs.push(dataDir);
     const token = await writeToken();
     const closedPort = await freePort();
     const serverMode = { CLICKHOUSE_URL: `http://127.0.0.1:${closedPort}` };

@@ -13,12 +13,16 @@ import { HEADER_BYTES } from '../src/spool/frame.ts';
 import { Spool, type SpoolOptions } from '../src/spool/spool.ts';
 
 const open: Spool[] = [];
+const dirs: string[] = [];
 afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
 function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'audithouse-spool-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audithouse-spool-'));
+  dirs.push(dir);
+  return dir;
 }
 
 async function openSpool(opts: Partial<SpoolOptions> & { dir: string }): Promise<Spool> {
