@@ -84,7 +84,9 @@ function report(name: string, r: Run) {
   };
 }
 
+const dirs: string[] = [];
 async function scenario(env: Record<string, string>, dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'audithouse-bench-'))) {
+  dirs.push(dataDir);
   const svc = await ServiceProcess.start(dataDir, { AUDIT_LOG_LEVEL: 'error', ...env });
   return { svc, dataDir };
 }
@@ -137,3 +139,4 @@ let spooled: number;
 
 console.log(`\n${CONNECTIONS} connections, batches of ${BATCH} events, ${SECONDS} s per scenario, Node ${process.version}, ${os.cpus().length} CPUs\n`);
 console.table(rows);
+for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
