@@ -6,7 +6,7 @@ import { problemResponses } from '../openapi.ts';
 import { AuditSummary, summarize } from './summary.ts';
 import { MAX_SUMMARY_DAYS } from './views.ts';
 
-const SummaryQuery = z.object({
+const SummaryQuery = z.strictObject({
   days: z.coerce.number().int().min(1).max(MAX_SUMMARY_DAYS).default(7)
     .openapi({ description: `Whole UTC days counted, today included (1-${MAX_SUMMARY_DAYS})`, example: 7 }),
   top: z.coerce.number().int().min(1).max(100).default(10)

@@ -33,7 +33,6 @@ export class Store {
   readonly database: string;
   readonly client: ClickHouseClient;
   readonly enginePath: string | undefined;
-  private streamSession: ChdbSession | undefined;
   private closed = false;
 
   private constructor(
@@ -141,10 +140,16 @@ export class Store {
     const end = this.metrics?.queryDuration.startTimer({ operation });
     try {
       if (this.kind === 'embedded') {
+        // A native session allows one active stream, so each stream gets its own session on the
+        // same directory: concurrent exports never wait on, or break, each other.
         const session = await this.nativeSession();
-        for await (const chunk of session.queryStreamBind(sql, params, { format, ...(signal ? { signal } : {}) })) {
-          const text = chunk.text();
-          if (text.length > 0) yield text;
+        try {
+          for await (const chunk of session.queryStreamBind(sql, params, { format, ...(signal ? { signal } : {}) })) {
+            const text = chunk.text();
+            if (text.length > 0) yield text;
+          }
+        } finally {
+          session.close(); // the for-await has ended or cancelled the stream by now
         }
         return;
       }
@@ -162,11 +167,8 @@ export class Store {
   }
 
   private async nativeSession(): Promise<ChdbSession> {
-    if (!this.streamSession) {
-      const chdb = (await import('chdb')) as unknown as { Session: new (p: string) => ChdbSession };
-      this.streamSession = new chdb.Session(this.enginePath!);
-    }
-    return this.streamSession;
+    const chdb = (await import('chdb')) as unknown as { Session: new (p: string) => ChdbSession };
+    return new chdb.Session(this.enginePath!);
   }
 
   async ping(): Promise<boolean> {
@@ -181,7 +183,6 @@ export class Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.streamSession?.close();
     await this.client.close();
   }
 }
