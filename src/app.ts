@@ -1,12 +1,14 @@
 // Builds the Hono app from the capability routers. Shared by the server and the tests.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
+import { archiveRoutes } from './archive/routes.ts';
 import { authenticate } from './auth/middleware.ts';
 import type { AppEnv, Services } from './env.ts';
 import { badRequest, handleError, notFound } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
 import { ingestRoutes } from './ingest/routes.ts';
 import { queryRoutes } from './query/routes.ts';
+import { retentionRoutes } from './retention/routes.ts';
 
 export function createApp(services: Services) {
   const app = new OpenAPIHono<AppEnv>({
@@ -41,6 +43,8 @@ export function createApp(services: Services) {
   app.route('/', healthRoutes());
   app.route('/', ingestRoutes());
   app.route('/', queryRoutes());
+  app.route('/', retentionRoutes());
+  app.route('/', archiveRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   return app;

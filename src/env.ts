@@ -6,6 +6,7 @@ import type { Redactor } from './ingest/redact.ts';
 import type { BatchWriter } from './ingest/writer.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
+import type { RetentionJob } from './retention/job.ts';
 import type { Store } from './store/client.ts';
 
 export interface Services {
@@ -16,6 +17,8 @@ export interface Services {
   metrics: Metrics;
   log: Logger;
   redactor: Redactor;
+  /** The retention/archive job (runs on a timer only under `serve`). */
+  retention: RetentionJob;
 }
 
 export type AppEnv = {

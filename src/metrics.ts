@@ -42,6 +42,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabe
       help: 'Retention job runs that failed',
       registers: [registry],
     }),
+    retentionLastSuccess: new Gauge({
+      name: 'audit_retention_last_success_timestamp_seconds',
+      help: 'Unix time of the last retention run that finished without error (0: none since start)',
+      registers: [registry],
+    }),
     queryDuration: new Histogram({
       name: 'audit_query_duration_seconds',
       help: 'Duration of audit store operations, by operation',

@@ -5,12 +5,14 @@ import { createApp } from './app.ts';
 import { mintToken, resolveJwtSecret } from './auth/jwt.ts';
 import type { Config } from './config.ts';
 import { createLogger } from './logger.ts';
+import { startRetentionSchedule } from './retention/schedule.ts';
 import { startServices } from './services.ts';
 
 export async function serve(config: Config): Promise<{ close(): Promise<void>; port: number }> {
   const log = createLogger(config.log);
   const services = await startServices(config, log);
   const app = createApp(services);
+  const retention = startRetentionSchedule(services);
 
   const server = await new Promise<Server>((resolve) => {
     const s = serveNode({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s as Server));
@@ -31,6 +33,7 @@ export async function serve(config: Config): Promise<{ close(): Promise<void>; p
     (closing ??= (async () => {
       log.info('shutting down: no new connections, flushing batches');
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      retention.stop();
       await services.shutdown();
       log.info('shutdown complete');
     })());
