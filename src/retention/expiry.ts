@@ -74,44 +74,47 @@ export function exportQuery(store: Store, columns: ArchiveColumn[], partition: s
 const KEYED = (store: Store) =>
   `(tenant_id, id, received_at) IN (SELECT tenant_id, id, received_at FROM ${store.table(KEYS_TABLE)} WHERE seq IN {seqs:Array(UInt64)})`;
 
-/** Live rows of the partition that belong to each archive (by the keys loaded from its file). */
-export async function countArchivedRows(store: Store, partition: string, seqs: number[]): Promise<Map<number, number>> {
-  // Hash join with the keys on the right: memory follows the archives' size, not the partition's.
+/** Live rows that belong to each archive (by the keys read back from its file). */
+export async function countArchivedRows(store: Store, partitions: string[], seqs: number[]): Promise<Map<number, number>> {
+  // Hash join with the keys on the right: memory follows the archives' size, not the table's.
   const rows = await store.query<{ seq: string | number; n: string | number }>(
     `SELECT k.seq AS seq, count() AS n
      FROM ${store.table(SOURCE_TABLE)} AS a
      INNER JOIN (SELECT seq, tenant_id, id, received_at FROM ${store.table(KEYS_TABLE)} WHERE seq IN {seqs:Array(UInt64)}) AS k
        ON a.tenant_id = k.tenant_id AND a.id = k.id AND a.received_at = k.received_at
-     WHERE a._partition_id = {p:String}
+     WHERE a._partition_id IN {parts:Array(String)}
      GROUP BY k.seq`,
-    { seqs, p: checkPartition(partition) },
+    { seqs, parts: partitions.map(checkPartition) },
     'retention_count',
   );
   return new Map(rows.map((r) => [Number(r.seq), Number(r.n)]));
 }
 
 /**
- * Deletes exactly the rows whose keys were read back from the archives' files. A mutation
- * (ALTER TABLE ... DELETE), not a lightweight DELETE: it rewrites the affected parts without the
- * rows, so when it returns the bytes are gone from the active parts, where a lightweight delete
- * only masks rows until a merge that an old month's partition may never see again. The cost, one
- * rewrite of the partition's affected parts, is paid once per partition per run (all of its
- * archives in one mutation). mutations_sync = 2 waits until it is done (on every replica).
+ * Deletes exactly the rows whose keys were read back from the archives' files.
+ *
+ * A mutation (ALTER TABLE ... DELETE), not a lightweight DELETE: it rewrites the affected parts
+ * without the rows, so when it returns the bytes are gone from the active parts, where a
+ * lightweight delete only masks them until a merge that an old month may never see again.
+ * A mutation's cost is per part of the whole table (every part gets the new mutation version,
+ * unaffected ones by hard links), whatever it deletes, so the job issues one per run for all its
+ * archives, not one per archive or partition. mutations_sync = 2 waits until it is done
+ * everywhere (all replicas, in server mode); the job then checks that no archived row is left.
  */
-export async function deleteArchivedRows(store: Store, partition: string, seqs: number[]): Promise<void> {
+export async function deleteArchivedRows(store: Store, partitions: string[], seqs: number[]): Promise<void> {
   await store.command(
-    `ALTER TABLE ${store.table(SOURCE_TABLE)} DELETE IN PARTITION ID '${checkPartition(partition)}'
-     WHERE ${KEYED(store)} SETTINGS mutations_sync = 2`,
-    { seqs },
+    `ALTER TABLE ${store.table(SOURCE_TABLE)} DELETE
+     WHERE _partition_id IN {parts:Array(String)} AND ${KEYED(store)} SETTINGS mutations_sync = 2`,
+    { seqs, parts: partitions.map(checkPartition) },
     'retention_delete',
   );
 }
 
-/** Rows of the archives still live in the partition (0 after a successful delete). */
-export async function remainingArchivedRows(store: Store, partition: string, seqs: number[]): Promise<number> {
+/** Rows of the archives still live (0 after a successful delete). */
+export async function remainingArchivedRows(store: Store, partitions: string[], seqs: number[]): Promise<number> {
   const rows = await store.query<{ n: string | number }>(
-    `SELECT count() AS n FROM ${store.table(SOURCE_TABLE)} WHERE _partition_id = {p:String} AND ${KEYED(store)}`,
-    { p: checkPartition(partition), seqs },
+    `SELECT count() AS n FROM ${store.table(SOURCE_TABLE)} WHERE _partition_id IN {parts:Array(String)} AND ${KEYED(store)}`,
+    { parts: partitions.map(checkPartition), seqs },
     'retention_count',
   );
   return Number(rows[0]?.n ?? 0);

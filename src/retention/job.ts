@@ -52,6 +52,12 @@ export class ArchiveIntegrityError extends Error {
   override readonly name = 'ArchiveIntegrityError';
 }
 
+/**
+ * Archived rows deleted per mutation at most. The deletion's key set is held in memory by
+ * ClickHouse (a few tens of bytes a row); this keeps a first run over a large backlog bounded.
+ */
+const DELETE_BATCH_ROWS = 5_000_000;
+
 export interface RetentionRunOptions {
   dryRun?: boolean;
   /** The job's clock (epoch ms): expiry is judged against it. Production: the wall clock. */
@@ -225,50 +231,62 @@ export class RetentionJob {
       await clearKeys(store);
       let tip = await this.recover(root, signer, keys, report);
 
+      // Archived rows wait here (keys staged in audit_archive_keys) and are deleted together:
+      // one mutation per run, or per DELETE_BATCH_ROWS rows to bound the key set's memory.
+      const staged: ArchiveRecord[] = [];
+      let stagedRows = 0;
+      const flush = async () => {
+        if (staged.length === 0) return;
+        await this.deleteArchived(report, staged.splice(0), step);
+        stagedRows = 0;
+      };
+
       // 1. Deletions an interrupted run left behind: their rows are archived, must not be again.
       const pending = await pendingArchives(store);
       report.recovered.resumed_deletions = pending.length;
-      for (const [partition, archives] of groupBy(pending, (a) => a.partition)) {
-        await this.loadKeysFromFiles(root, archives);
-        await this.deleteArchived(report, partition, archives, step);
-      }
+      await this.loadKeysFromFiles(root, pending);
+      staged.push(...pending);
+      stagedRows += pending.reduce((n, a) => n + a.row_count, 0);
+      // Flushed before exporting anything: a pending archive's rows are expired too, and the
+      // export below must not find them still live and archive them a second time.
+      await flush();
 
-      // 2. What has expired since: one archive per partition and severity, then one delete per partition.
+      // 2. What has expired since: one archive per month partition and severity.
       const groups = await expiredGroups(store, cutoffs);
       const columns = await archiveColumns(store);
       const version = await schemaVersion(store);
-      for (const [partition, partGroups] of groupBy(groups, (g) => g.partition)) {
-        const committed: ArchiveRecord[] = [];
-        for (const g of partGroups) {
-          const e = this.entry(report, partition, g.severity);
-          e.expired_rows = g.rows;
-          e.first_timestamp = new Date(g.firstMs).toISOString();
-          e.last_timestamp = new Date(g.lastMs).toISOString();
-          const seq = tip.seq + 1;
-          const keyLoader = new KeyLoader(store, seq);
-          const q = exportQuery(store, columns, partition, g.severity, cutoffs[g.severity]);
-          const written = await writeArchive(
-            { root, seq, partition, severity: g.severity, cutoffMs: cutoffs[g.severity], columns, schemaVersion: version, prevManifestSha256: tip.sha256 },
-            store.stream(q.sql, q.params, 'JSONEachRow'),
-            signer,
-            { onRow: (row) => keyLoader.add(row), onStep: step },
-          );
-          await keyLoader.flush();
-          if (!written) continue; // the rows went away meanwhile (nothing to archive)
-          const record = recordFromManifest(written.body, written.manifestRel, written.manifestSha256);
-          await recordArchive(store, record);
-          await step('committed', { seq });
-          tip = { seq, sha256: written.manifestSha256 };
-          metrics.retentionArchived.inc({ severity: g.severity }, record.row_count);
-          e.archived_rows += record.row_count;
-          e.archive_seq = seq;
-          report.archives.push({ seq, partition, severity: g.severity, file: record.file, manifest: record.manifest, rows: record.row_count, sha256: record.file_sha256 });
-          report.totals.archives++;
-          report.totals.archived_rows += record.row_count;
-          committed.push(record);
-        }
-        if (committed.length > 0) await this.deleteArchived(report, partition, committed, step);
+      for (const g of groups) {
+        const { partition } = g;
+        const e = this.entry(report, partition, g.severity);
+        e.expired_rows = g.rows;
+        e.first_timestamp = new Date(g.firstMs).toISOString();
+        e.last_timestamp = new Date(g.lastMs).toISOString();
+        const seq = tip.seq + 1;
+        const keyLoader = new KeyLoader(store, seq);
+        const q = exportQuery(store, columns, partition, g.severity, cutoffs[g.severity]);
+        const written = await writeArchive(
+          { root, seq, partition, severity: g.severity, cutoffMs: cutoffs[g.severity], columns, schemaVersion: version, prevManifestSha256: tip.sha256 },
+          store.stream(q.sql, q.params, 'JSONEachRow'),
+          signer,
+          { onRow: (row) => keyLoader.add(row), onStep: step },
+        );
+        await keyLoader.flush();
+        if (!written) continue; // the rows went away meanwhile (nothing to archive)
+        const record = recordFromManifest(written.body, written.manifestRel, written.manifestSha256);
+        await recordArchive(store, record);
+        await step('committed', { seq });
+        tip = { seq, sha256: written.manifestSha256 };
+        metrics.retentionArchived.inc({ severity: g.severity }, record.row_count);
+        e.archived_rows += record.row_count;
+        e.archive_seq = seq;
+        report.archives.push({ seq, partition, severity: g.severity, file: record.file, manifest: record.manifest, rows: record.row_count, sha256: record.file_sha256 });
+        report.totals.archives++;
+        report.totals.archived_rows += record.row_count;
+        staged.push(record);
+        stagedRows += record.row_count;
+        if (stagedRows >= DELETE_BATCH_ROWS) await flush();
       }
+      await flush();
       await clearKeys(store);
     } finally {
       lock.release();
@@ -362,24 +380,26 @@ export class RetentionJob {
     }
   }
 
-  /** Deletes the rows of committed archives (keys staged) from one partition, then marks them deleted. */
-  private async deleteArchived(report: RetentionReport, partition: string, archives: ArchiveRecord[], step: StepHook): Promise<void> {
+  /** Deletes the rows of committed archives (keys staged), then marks the archives deleted. */
+  private async deleteArchived(report: RetentionReport, archives: ArchiveRecord[], step: StepHook): Promise<void> {
     const { store, metrics } = this.deps;
     const seqs = archives.map((a) => a.seq);
-    const live = await countArchivedRows(store, partition, seqs);
+    const partitions = [...new Set(archives.map((a) => a.partition))].sort();
+    const live = await countArchivedRows(store, partitions, seqs);
     const total = [...live.values()].reduce((a, b) => a + b, 0);
-    if (total > 0) await deleteArchivedRows(store, partition, seqs);
-    await step('deleted', { partition, seqs });
-    const remaining = await remainingArchivedRows(store, partition, seqs);
-    if (remaining > 0) throw new Error(`${remaining} archived rows are still in partition ${partition} after the delete`);
+    if (total > 0) await deleteArchivedRows(store, partitions, seqs);
+    await step('deleted', { partitions, seqs });
+    const remaining = await remainingArchivedRows(store, partitions, seqs);
+    if (remaining > 0) throw new Error(`${remaining} archived rows are still in audit_activities after the delete`);
     for (const a of archives) {
       const n = live.get(a.seq) ?? 0;
       await markDeleted(store, a, n, Date.now());
       metrics.retentionDeleted.inc({ severity: a.severity }, n);
-      this.entry(report, partition, a.severity as Severity).deleted_rows += n;
+      this.entry(report, a.partition, a.severity as Severity).deleted_rows += n;
       report.totals.deleted_rows += n;
     }
-    await step('marked-deleted', { partition, seqs });
+    await step('marked-deleted', { partitions, seqs });
+    await clearKeys(store);
   }
 
   /** Archiving off: the TTL deletes; make it act now where expired rows remain. */
