@@ -372,7 +372,12 @@ export class RetentionJob {
       const file = path.join(root, a.file);
       if (!fs.existsSync(file)) throw new ArchiveIntegrityError(`${a.file} (archive ${a.seq}) is missing; its rows stay in the table`);
       const loader = new KeyLoader(this.deps.store, a.seq);
-      const s = await scanArchiveFile(file, { onRow: (row) => loader.add(row) });
+      let s: { sha256: string; rows: number };
+      try {
+        s = await scanArchiveFile(file, { onRow: (row) => loader.add(row) });
+      } catch (err) {
+        throw new ArchiveIntegrityError(`${a.file} (archive ${a.seq}) cannot be read back (${(err as Error).message}); its rows stay in the table`);
+      }
       await loader.flush();
       if (s.sha256 !== a.file_sha256 || s.rows !== a.row_count) {
         throw new ArchiveIntegrityError(`${a.file} (archive ${a.seq}) changed since it was archived; its rows stay in the table`);
