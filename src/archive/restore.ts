@@ -105,10 +105,22 @@ export async function restoreArchives(
   const have = await tableColumns(store);
   const done = await restoredCounts(store);
 
+  // An archive superseded by a later one (e.g. rewritten by an erasure) is restored from its
+  // replacement only; its own data file may be gone.
+  const replaced = new Map<number, number>();
+  for (const rel of scanLayout(root).manifests.values()) {
+    const m = await readManifest(root, rel, keys).catch(() => undefined);
+    if (m?.body.replaces !== undefined) replaced.set(m.body.replaces, m.body.seq);
+  }
+
   for (const rel of manifests) {
     let m: LoadedManifest;
     try {
       m = await readManifest(root, rel, keys);
+      if (replaced.has(m.body.seq)) {
+        report.skipped.push({ manifest: rel, reason: `superseded by archive ${replaced.get(m.body.seq)}` });
+        continue;
+      }
       const s = await scanArchiveFile(path.join(root, m.body.file), {
         expect: { severity: m.body.severity, partition: m.body.partition, cutoff: toChText(Date.parse(m.body.cutoff)) },
       });

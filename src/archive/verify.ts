@@ -55,6 +55,7 @@ export async function verifyArchiveDir(root: string, opts: { publicKeys: PublicK
 
   const maxSeq = Math.max(0, ...layout.manifests.keys(), ...layout.data.keys());
   let prevSha: string | undefined = GENESIS_HASH;
+  let prevRel = '';
   for (let seq = 1; seq <= maxSeq; seq++) {
     const rel = layout.manifests.get(seq);
     if (!rel) {
@@ -69,11 +70,13 @@ export async function verifyArchiveDir(root: string, opts: { publicKeys: PublicK
       continue;
     }
     if (prevSha !== undefined && m.body.prev_manifest_sha256 !== prevSha) {
-      problem(rel, seq === 1
-        ? 'claims a predecessor, but it is the first archive (earlier archives removed?)'
-        : `does not chain to manifest ${seq - 1} (prev_manifest_sha256 differs): the previous manifest was changed, replaced or reordered`);
+      // This manifest's signature holds, so the hash it records for its predecessor is the one
+      // that was written: the predecessor's file is what changed since.
+      if (seq === 1) problem(rel, 'claims a predecessor, but it is the first archive (earlier archives removed?)');
+      else problem(prevRel, `changed after archive ${seq} was chained to it (its SHA-256 is not the one ${rel} records)`);
     }
     prevSha = m.sha256;
+    prevRel = rel;
     report.archives++;
     report.rows += m.body.row_count;
     if (replaced.has(seq)) continue; // its data file was superseded by a later archive
