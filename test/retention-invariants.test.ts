@@ -5,10 +5,8 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listArchives } from '../src/archive/catalog.ts';
-import { tableHasTtl } from '../src/retention/expiry.ts';
 import {
   DAY,
-  DAYS,
   SEVERITIES,
   archivedKeyCounts,
   createRetentionService,

@@ -13,9 +13,7 @@ import {
   createRetentionService,
   eventAt,
   expectVerified,
-  liveExpired,
   liveKeys,
-  type Accepted,
   type RetentionTestService,
 } from './retention-helpers.ts';
 

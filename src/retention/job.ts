@@ -8,13 +8,11 @@
 // A run can stop anywhere (crash, kill, error) and the next one repairs: unfinished files are
 // discarded, complete but uncommitted archives are verified and adopted, committed archives whose
 // rows are still live get their deletion finished, and nothing is exported twice.
-import fs from 'node:fs';
 import path from 'node:path';
 import {
   KeyLoader,
   archiveColumns,
   clearKeys,
-  lastArchive,
   markDeleted,
   pendingArchives,
   recordArchive,
@@ -22,11 +20,8 @@ import {
   schemaVersion,
   type ArchiveRecord,
 } from '../archive/catalog.ts';
-import { quarantine, readHead, readManifest, scanLayout, writeHead } from '../archive/chain.ts';
-import { sha256File } from '../archive/files.ts';
-import { GENESIS_HASH, HEAD_FILE, KEYS_DIR, toChText } from '../archive/format.ts';
-import { exportPublicKey, loadPublicKeys, loadSigner, type ArchiveSigner, type PublicKeySet } from '../archive/keys.ts';
-import { scanArchiveFile } from '../archive/reader.ts';
+import { KEYS_DIR } from '../archive/format.ts';
+import { exportPublicKey, loadPublicKeys, loadSigner, type ArchiveSigner } from '../archive/keys.ts';
 import { writeArchive, type StepHook } from '../archive/writer.ts';
 import type { Config, Severity } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -43,14 +38,11 @@ import {
   tableHasTtl,
 } from './expiry.ts';
 import { RetentionBusyError, acquireLock } from './lock.ts';
+import { loadKeysFromFiles, recoverArchiveDir, type RecoveryReport } from './recover.ts';
 import { refreshStorageSize } from './storage.ts';
 
 export { RetentionBusyError } from './lock.ts';
-
-/** The archive directory and the catalog disagree: deleting anything now could lose data. */
-export class ArchiveIntegrityError extends Error {
-  override readonly name = 'ArchiveIntegrityError';
-}
+export { ArchiveIntegrityError } from './recover.ts';
 
 /**
  * Archived rows deleted per mutation at most. The deletion's key set is held in memory by
@@ -91,19 +83,9 @@ export interface RetentionReport {
   partitions: PartitionReport[];
   archives: Array<{ seq: number; partition: string; severity: string; file: string; manifest: string; rows: number; sha256: string }>;
   totals: { archives: number; archived_rows: number; deleted_rows: number };
-  recovered: {
-    discarded_temp_files: number;
-    discarded_data_files: number;
-    adopted_archives: number;
-    quarantined_archives: number;
-    resumed_deletions: number;
-  };
+  /** What this run repaired after an interrupted one. */
+  recovered: RecoveryReport;
   warnings: string[];
-}
-
-interface ChainTip {
-  seq: number;
-  sha256: string;
 }
 
 export interface RetentionDeps {
@@ -229,7 +211,7 @@ export class RetentionJob {
       await exportPublicKey(root, signer);
       const keys = await loadPublicKeys([path.join(root, KEYS_DIR)]);
       await clearKeys(store);
-      let tip = await this.recover(root, signer, keys, report);
+      let tip = await recoverArchiveDir(this.deps, root, signer, keys, report.recovered);
 
       // Archived rows wait here (keys staged in audit_archive_keys) and are deleted together:
       // one mutation per run, or per DELETE_BATCH_ROWS rows to bound the key set's memory.
@@ -244,7 +226,7 @@ export class RetentionJob {
       // 1. Deletions an interrupted run left behind: their rows are archived, must not be again.
       const pending = await pendingArchives(store);
       report.recovered.resumed_deletions = pending.length;
-      await this.loadKeysFromFiles(root, pending);
+      await loadKeysFromFiles(store, root, pending);
       staged.push(...pending);
       stagedRows += pending.reduce((n, a) => n + a.row_count, 0);
       // Flushed before exporting anything: a pending archive's rows are expired too, and the
@@ -290,98 +272,6 @@ export class RetentionJob {
       await clearKeys(store);
     } finally {
       lock.release();
-    }
-  }
-
-  /**
-   * Brings the archive directory and the catalog into agreement before anything else:
-   * unfinished files go, archives written but not committed are verified and adopted (or moved
-   * to quarantine/), and HEAD names the newest committed manifest. Returns the chain tip.
-   */
-  private async recover(root: string, signer: ArchiveSigner, keys: PublicKeySet, report: RetentionReport): Promise<ChainTip> {
-    const { store, log } = this.deps;
-    const layout = scanLayout(root);
-    for (const rel of layout.temps) {
-      fs.rmSync(path.join(root, rel), { force: true });
-      report.recovered.discarded_temp_files++;
-    }
-    let tip: ChainTip = { seq: 0, sha256: GENESIS_HASH };
-    const last = await lastArchive(store);
-    if (last) {
-      const rel = layout.manifests.get(last.seq);
-      if (!rel) {
-        throw new ArchiveIntegrityError(
-          `the catalog's newest archive ${last.manifest} (seq ${last.seq}) is not under ${root}: was AUDIT_ARCHIVE_LOCATION changed, or the archive removed? Nothing was deleted.`,
-        );
-      }
-      const { sha256 } = await sha256File(path.join(root, rel));
-      if (sha256 !== last.manifest_sha256) throw new ArchiveIntegrityError(`${rel} differs from the manifest the catalog recorded. Nothing was deleted.`);
-      tip = { seq: last.seq, sha256 };
-    }
-
-    // Manifests past the catalog: a run stopped between writing an archive and recording it.
-    // The rows are still in the table, so either outcome is safe; adopting saves re-exporting.
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    let broken = false;
-    for (const seq of [...layout.manifests.keys()].filter((s) => s > tip.seq).sort((a, b) => a - b)) {
-      const rel = layout.manifests.get(seq)!;
-      if (!broken) {
-        try {
-          if (seq !== tip.seq + 1) throw new Error(`seq ${seq} does not follow ${tip.seq}`);
-          const m = await readManifest(root, rel, keys);
-          if (m.body.prev_manifest_sha256 !== tip.sha256) throw new Error('does not chain to the newest committed archive');
-          const s = await scanArchiveFile(path.join(root, m.body.file), {
-            expect: { severity: m.body.severity, partition: m.body.partition, cutoff: toChText(Date.parse(m.body.cutoff)) },
-          });
-          if (s.sha256 !== m.body.file_sha256 || s.rows !== m.body.row_count) throw new Error('its data file does not match the manifest');
-          await recordArchive(store, recordFromManifest(m.body, rel, m.sha256));
-          tip = { seq, sha256: m.sha256 };
-          report.recovered.adopted_archives++;
-          log.info({ manifest: rel }, 'adopted an archive an interrupted run had not recorded');
-          continue;
-        } catch (err) {
-          broken = true;
-          log.warn({ manifest: rel, reason: (err as Error).message }, 'uncommitted archive does not verify; moved to quarantine');
-        }
-      }
-      await quarantine(root, rel, stamp);
-      const data = layout.data.get(seq);
-      if (data && fs.existsSync(path.join(root, data))) await quarantine(root, data, stamp);
-      report.recovered.quarantined_archives++;
-    }
-    // Data files whose manifest was never written: never committed, their rows are still live.
-    for (const [seq, rel] of layout.data) {
-      if (seq > tip.seq && !layout.manifests.has(seq)) {
-        fs.rmSync(path.join(root, rel), { force: true });
-        report.recovered.discarded_data_files++;
-      }
-    }
-    const head = await readHead(root, keys).catch(() => undefined);
-    if (tip.seq === 0) {
-      fs.rmSync(path.join(root, HEAD_FILE), { force: true });
-    } else if (!head || head.seq !== tip.seq || head.manifest_sha256 !== tip.sha256) {
-      const rel = [...scanLayout(root).manifests.entries()].find(([s]) => s === tip.seq)![1];
-      await writeHead(root, { seq: tip.seq, manifest: rel, manifest_sha256: tip.sha256 }, signer);
-    }
-    return tip;
-  }
-
-  /** Reads committed archives back (hash checked) to stage their row keys for deletion. */
-  private async loadKeysFromFiles(root: string, archives: ArchiveRecord[]): Promise<void> {
-    for (const a of archives) {
-      const file = path.join(root, a.file);
-      if (!fs.existsSync(file)) throw new ArchiveIntegrityError(`${a.file} (archive ${a.seq}) is missing; its rows stay in the table`);
-      const loader = new KeyLoader(this.deps.store, a.seq);
-      let s: { sha256: string; rows: number };
-      try {
-        s = await scanArchiveFile(file, { onRow: (row) => loader.add(row) });
-      } catch (err) {
-        throw new ArchiveIntegrityError(`${a.file} (archive ${a.seq}) cannot be read back (${(err as Error).message}); its rows stay in the table`);
-      }
-      await loader.flush();
-      if (s.sha256 !== a.file_sha256 || s.rows !== a.row_count) {
-        throw new ArchiveIntegrityError(`${a.file} (archive ${a.seq}) changed since it was archived; its rows stay in the table`);
-      }
     }
   }
 
@@ -433,15 +323,4 @@ export class RetentionJob {
       report.totals.deleted_rows += deleted;
     }
   }
-}
-
-function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return new Map([...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
