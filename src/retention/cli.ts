@@ -33,10 +33,11 @@ export async function retentionRunCommand(args: string[], config: Config): Promi
 }
 
 export function formatReport(r: RetentionReport): string {
-  const verb = r.dry_run ? 'would be' : '';
+  const head = `retention ${r.dry_run ? 'dry run' : 'run'} (archiving ${r.archive_enabled ? 'on' : 'off'}) at ${r.now}: `;
   const lines = [
-    `retention ${r.dry_run ? 'dry run' : 'run'} (archiving ${r.archive_enabled ? 'on' : 'off'}) at ${r.now}: ` +
-      `${r.totals.archived_rows} row(s) ${verb || ''}${verb ? ' ' : ''}archived in ${r.totals.archives} archive(s), ${r.totals.deleted_rows} ${verb ? 'would be ' : ''}deleted`,
+    head + (r.dry_run
+      ? `${r.totals.archived_rows} row(s) would be archived, ${r.totals.deleted_rows} deleted`
+      : `${r.totals.archived_rows} row(s) archived in ${r.totals.archives} archive(s), ${r.totals.deleted_rows} deleted`),
     `cut-offs: ${Object.entries(r.cutoffs).map(([s, t]) => `${s} < ${t}`).join(', ')}`,
   ];
   for (const p of r.partitions) {
