@@ -2,10 +2,12 @@
 // keeps, and the croner schedule.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256File } from '../src/archive/files.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { retentionRunCommand } from '../src/retention/cli.ts';
 import { startRetentionSchedule } from '../src/retention/schedule.ts';
+import { TEST_SECRET, testDataDir } from './helpers.ts';
 import { DAY, createRetentionService, eventAt, type RetentionTestService } from './retention-helpers.ts';
 
 let t: RetentionTestService;
@@ -99,6 +101,27 @@ describe('POST /api/v1/audit/retention/run', () => {
     const last = metricValue(text, 'audit_retention_last_success_timestamp_seconds')!;
     expect(Math.abs(last - Date.now() / 1000)).toBeLessThan(120);
     expect(metricValue(text, 'audit_storage_size_bytes')).toBeGreaterThan(0);
+  });
+});
+
+describe('audithouse retention run', () => {
+  it('runs from the CLI verb on the same database (--dry-run --json, then for real)', async () => {
+    const config = loadConfig({
+      AUDIT_DATA_DIR: testDataDir(), CLICKHOUSE_DATABASE: t.database, AUDIT_JWT_SECRET: TEST_SECRET, AUDIT_LOG_LEVEL: 'silent',
+      AUDIT_ARCHIVE_LOCATION: t.archiveDir, AUDIT_RETENTION_LOW: '1',
+    });
+    await t.postEvents([eventAt(now - 3 * DAY, 'LOW')]);
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+    try {
+      expect(await retentionRunCommand(['--dry-run', '--json'], config)).toBe(0);
+      expect(JSON.parse(out.join('')).totals).toEqual({ archives: 0, archived_rows: 1, deleted_rows: 1 });
+      out.length = 0;
+      expect(await retentionRunCommand([], config)).toBe(0);
+      expect(out.join('')).toMatch(/1 row\(s\) archived in 1 archive\(s\), 1 deleted/);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 
