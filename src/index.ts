@@ -1,9 +1,11 @@
 // The `audithouse` command line. Parses arguments and calls into the capabilities; nothing else.
 import { parseArgs } from 'node:util';
+import { archiveRestoreCommand, archiveVerifyCommand } from './archive/cli.ts';
 import { claimProblem, mintToken, resolveJwtSecret } from './auth/jwt.ts';
 import { SCOPES } from './auth/principal.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
+import { retentionRunCommand } from './retention/cli.ts';
 import { retentionPolicy } from './retention/policy.ts';
 import { serve } from './server.ts';
 import { Store } from './store/client.ts';
@@ -115,6 +117,10 @@ const commands: Record<string, Command> = {
     process.stdout.write(token + '\n');
     return 0;
   },
+
+  'retention run': retentionRunCommand,
+  'archive verify': archiveVerifyCommand,
+  'archive restore': archiveRestoreCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
