@@ -115,6 +115,12 @@ export function renderStatementForCluster(stmt: string, o: ClusterOptions): stri
     return [`DROP TABLE ${ie}${q(db)}.${q(name)} ${oc}${rest}`, `DROP TABLE ${ie}${q(db)}.${q(localName(name))} ${oc}${rest}`];
   }
 
+  m = new RegExp(`^TRUNCATE TABLE (IF EXISTS )?${QUALIFIED}(.*)$`, 'is').exec(s);
+  if (m) {
+    const [, ie = '', db, name, rest] = m as unknown as [string, string | undefined, string, string, string];
+    return [`TRUNCATE TABLE ${ie}${q(db)}.${q(localName(name))} ${oc}${rest}`];
+  }
+
   // INSERT ... SELECT backfills run once, through the Distributed tables: unchanged.
   return [s];
 }
