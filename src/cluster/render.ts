@@ -28,6 +28,10 @@ export const localName = (table: string) => `${table}_local`;
 const SHARDING_KEYS: Record<string, string> = {
   // Lease deduplication works within a shard: every attempt at a lease must land on the same one.
   audit_leases: 'cityHash64(name)',
+  // The archive catalog is a ReplacingMergeTree read with FINAL, which merges within a shard:
+  // every version of an archive's row, and its staged keys, must meet on one shard.
+  audit_archives: 'cityHash64(seq)',
+  audit_archive_keys: 'cityHash64(seq)',
 };
 
 function q(name: string): string {
