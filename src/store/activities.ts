@@ -6,7 +6,7 @@ import type { QueryParams, Store } from './client.ts';
 export const TABLE = 'audit_activities';
 
 /** Columns as the API returns them; times as epoch ms so JS formats them exactly. */
-const SELECT_EVENT = `toString(id) AS event_id, toUnixTimestamp64Milli(timestamp) AS ts_ms,
+export const SELECT_EVENT = `toString(id) AS event_id, toUnixTimestamp64Milli(timestamp) AS ts_ms,
   toUnixTimestamp64Milli(received_at) AS received_ms, activity_type, toString(severity) AS severity, action,
   description, toString(outcome) AS outcome, user_id, tenant_id, resource_type, resource_id, ip_address,
   user_agent, request_id, details`;
