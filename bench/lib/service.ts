@@ -128,3 +128,41 @@ export class ServiceProcess {
     clearTimeout(timer);
   }
 }
+
+/** Sum and count of a histogram series in Prometheus text (e.g. the writer's insert durations). */
+export interface HistogramTotals {
+  sum: number;
+  count: number;
+}
+
+export function histogramTotals(text: string, name: string, labels = ''): HistogramTotals {
+  const pick = (suffix: string) => {
+    const re = new RegExp(`^${name}_${suffix}(\\{[^}]*\\})?\\s+([0-9.e+-]+)$`, 'gm');
+    let total = 0;
+    for (const m of text.matchAll(re)) if (!labels || (m[1] ?? '').includes(labels)) total += Number(m[2]);
+    return total;
+  };
+  return { sum: pick('sum'), count: pick('count') };
+}
+
+/** What the batching writer did between two /metrics snapshots: inserts, rows per insert, store time per flush. */
+export function writerActivity(before: string, after: string): { inserts: number; rowsPerInsert: number; insertMs: number; dedupeMs: number } {
+  const d = (name: string, labels = '') => {
+    const a = histogramTotals(after, name, labels);
+    const b = histogramTotals(before, name, labels);
+    return { sum: a.sum - b.sum, count: a.count - b.count };
+  };
+  const batch = d('audit_ingest_batch_size');
+  const ins = d('audit_query_duration_seconds', 'operation="insert"');
+  const dd = d('audit_query_duration_seconds', 'operation="dedupe"');
+  return {
+    inserts: batch.count,
+    rowsPerInsert: batch.count ? batch.sum / batch.count : 0,
+    insertMs: ins.count ? (ins.sum / ins.count) * 1000 : 0,
+    dedupeMs: dd.count ? (dd.sum / dd.count) * 1000 : 0,
+  };
+}
+
+export async function metricsText(svc: ServiceProcess): Promise<string> {
+  return (await fetch(`${svc.url}/metrics`)).text();
+}

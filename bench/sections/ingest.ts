@@ -12,7 +12,7 @@ import { configMentions } from '../lib/features.ts';
 import { postBodies } from '../lib/http-load.ts';
 import { copyText, PG_COPY, PG_INDEXES, PG_TABLE } from '../lib/postgres.ts';
 import type { ResultRow, SectionResult } from '../lib/report.ts';
-import { ServiceProcess } from '../lib/service.ts';
+import { metricsText, ServiceProcess, writerActivity } from '../lib/service.ts';
 import { fmt, median } from '../lib/stats.ts';
 
 /**
@@ -63,6 +63,7 @@ export const ingestSection: BenchSection = {
     const svc = await ctx.service();
     const raw = await ctx.engine('raw-insert');
     svc.resetPeak();
+    const before = await metricsText(svc);
     const http: number[] = [];
     const raw1k: number[] = [];
     const rawBig: number[] = [];
@@ -94,6 +95,7 @@ export const ingestSection: BenchSection = {
       ctx.log(`  round ${round + 1}/${o.rounds}: http ${fmt(http.at(-1))}/s, raw ${fmt(raw1k.at(-1))}/s (batches of ${o.batch}), raw ${fmt(rawBig.at(-1))}/s (batches of ${bigBatch})`);
     }
     ctx.shared.peakRssIngest = svc.peakRssBytes();
+    const w = writerActivity(before, await metricsText(svc));
     const h = median(http);
     const r1 = median(raw1k);
     const rb = median(rawBig);
@@ -117,6 +119,7 @@ export const ingestSection: BenchSection = {
     ];
     const notes = [
       `${o.rounds} round(s) of ${fmt(o.eventsPerRound, 0)} events each side, medians; rounds alternate which side goes first; every round posts new ids into a growing table (both sides).`,
+      `The writer (from /metrics): ${fmt(w.inserts, 0)} inserts of ${fmt(w.rowsPerInsert, 0)} rows on average; per flush ${fmt(w.dedupeMs, 1)} ms id lookup + ${fmt(w.insertMs, 1)} ms insert.`,
       `Every round: http ${http.map((x) => fmt(x, 0)).join(', ')}; raw ${raw1k.map((x) => fmt(x, 0)).join(', ')}; raw ${fmt(bigBatch, 0)}-row ${rawBig.map((x) => fmt(x, 0)).join(', ')} events/s.`,
     ];
 
@@ -140,7 +143,7 @@ export const ingestSection: BenchSection = {
       rows.push({ section: '1', measure: 'HTTP ingest through the spool path', value: 'skipped: spool (issue 7) not present' });
     }
 
-    const results: SectionResult[] = [{ id: '1', title: this.title, rows, notes, data: { http, raw1k, rawBig } }];
+    const results: SectionResult[] = [{ id: '1', title: this.title, rows, notes, data: { http, raw1k, rawBig, writer: w } }];
 
     // The peer's ingest: COPY of the same events into the guide's indexed table.
     if (ctx.postgres) {

@@ -4,6 +4,7 @@
 import autocannon from 'autocannon';
 import type { BenchSection } from '../lib/context.ts';
 import { generateEvents } from '../lib/corpus.ts';
+import { metricsText, writerActivity } from '../lib/service.ts';
 import { fmt, median } from '../lib/stats.ts';
 
 export const singleSection: BenchSection = {
@@ -27,6 +28,7 @@ export const singleSection: BenchSection = {
       });
     await run(2); // warm-up: JIT, first parts, connection setup
     svc.resetPeak();
+    const before = await metricsText(svc);
     const rps: number[] = [];
     const p50: number[] = [];
     const p99: number[] = [];
@@ -40,6 +42,7 @@ export const singleSection: BenchSection = {
       ctx.log(`  round ${round + 1}/${o.rounds}: ${fmt(rps.at(-1), 0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.non2xx + r.errors + r.timeouts} failed`);
     }
     ctx.shared.peakRssSingle = svc.peakRssBytes();
+    const w = writerActivity(before, await metricsText(svc));
     const m = { rps: median(rps), p50: median(p50), p99: median(p99) };
     return [{
       id: '2',
@@ -51,8 +54,9 @@ export const singleSection: BenchSection = {
       notes: [
         `autocannon ${o.rounds} × ${o.seconds} s after a 2 s warm-up, medians; load generator and service share the machine's cores; ${failed} non-202 or failed requests.`,
         `Every round: ${rps.map((x) => fmt(x, 0)).join(', ')} req/s; p99 ${p99.join(', ')} ms.`,
+        `The writer (from /metrics): ${fmt(w.inserts, 0)} inserts of ${fmt(w.rowsPerInsert, 1)} rows on average; per flush ${fmt(w.dedupeMs, 1)} ms id lookup + ${fmt(w.insertMs, 1)} ms insert.`,
       ],
-      data: { rps, p50, p99, failed },
+      data: { rps, p50, p99, failed, writer: w },
     }];
   },
 };

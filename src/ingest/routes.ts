@@ -82,10 +82,10 @@ export function ingestRoutes() {
       if (err instanceof ApiError) metrics.ingestRejected.inc({ reason: err.code });
       throw err;
     }
-    const { rows, redactions } = normalized;
+    const { rows, redactions, minted } = normalized;
     if (redactions > 0) metrics.redactions.inc(redactions);
     try {
-      await writer.write(rows);
+      await writer.write(rows, { minted });
     } catch (err) {
       metrics.ingestRejected.inc({ reason: 'store-unavailable' });
       if (isRetryable(err)) {

@@ -114,6 +114,10 @@ export class Store {
           columns: columns as [string, ...string[]],
           values: rows,
           format: 'JSONCompactEachRow',
+          // Callers batch already (the writer's group commit); the engine's own insert buffering
+          // (async_insert, on by default in chDB) would only add its 50–200 ms busy timeout to
+          // every flush, and with it to every request's latency.
+          clickhouse_settings: { async_insert: 0 },
         });
       } catch (err) {
         throw toStoreError(err, 'insert');
