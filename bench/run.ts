@@ -23,6 +23,7 @@ const REPO = fileURLToPath(new URL('../', import.meta.url));
 const argv = process.argv.slice(2);
 const opts = parseOptions(argv);
 const startedAt = new Date();
+const loadAtStart = os.loadavg()[0]!;
 const log = (m: string) => process.stderr.write(`[bench +${Math.round((Date.now() - startedAt.getTime()) / 1000)}s] ${m}\n`);
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'audithouse-bench-'));
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
     startedAt,
     durationS: (Date.now() - startedAt.getTime()) / 1000,
     command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
-    machine: machineInfo(clickhouse, postgres?.version),
+    machine: machineInfo(clickhouse, postgres?.version, loadAtStart),
     sections: results,
   };
   process.stdout.write(`\n${renderMarkdown(report)}\n`);

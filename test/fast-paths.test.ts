@@ -130,6 +130,19 @@ describe('id lookups', () => {
     expect([...found].sort()).toEqual([`acme\u0000${farV7}`, `acme\u0000${v4}`].sort());
   });
 
+  it('stores a client id once when requests carrying it land in batches that overlap in the writer pipeline', async () => {
+    const before = await t.count();
+    const shared = Array.from({ length: 3 }, () => crypto.randomUUID());
+    // A steady stream of requests: while one batch inserts, the next one looks its ids up.
+    const posts: Array<Promise<Response>> = [];
+    for (let i = 0; i < 60; i++) {
+      posts.push(t.post([event({ id: shared[i % 3] }), ...Array.from({ length: 300 }, () => event())]));
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    expect((await Promise.all(posts)).every((r) => r.status === 202)).toBe(true);
+    expect(await t.count()).toBe(before + 3 + 60 * 300);
+  });
+
   it('stores every event without an id (minted ids skip the lookup) and still refuses client duplicates in the same flush', async () => {
     const before = await t.count();
     const id = crypto.randomUUID();

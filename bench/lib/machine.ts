@@ -12,6 +12,8 @@ export interface MachineInfo {
   chdb: string;
   clickhouse: string;
   postgres: string | undefined;
+  /** 1-minute load average at the start and the end of the run: the machine is shared. */
+  load: [number, number];
 }
 
 function nproc(): number {
@@ -33,7 +35,7 @@ function cpuModel(): string {
 }
 
 /** `clickhouse` comes from the engine itself (SELECT version()), asked by the engine worker. */
-export function machineInfo(clickhouse: string, postgresVersion: string | undefined): MachineInfo {
+export function machineInfo(clickhouse: string, postgresVersion: string | undefined, loadAtStart: number): MachineInfo {
   const chdbPkg = JSON.parse(fs.readFileSync(new URL('../../node_modules/chdb/package.json', import.meta.url), 'utf8')) as { version: string };
   return {
     cpus: nproc(),
@@ -44,5 +46,6 @@ export function machineInfo(clickhouse: string, postgresVersion: string | undefi
     chdb: chdbPkg.version,
     clickhouse,
     postgres: postgresVersion,
+    load: [loadAtStart, os.loadavg()[0]!],
   };
 }

@@ -51,7 +51,8 @@ export function renderMarkdown(r: RunReport): string {
   lines.push('');
   lines.push(`Command: \`${r.command}\` (took ${Math.round(r.durationS)} s).`);
   lines.push(`Machine: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB memory, ${m.os}; Node ${m.node}; ` +
-    `chDB ${m.chdb} (ClickHouse ${m.clickhouse}); Postgres peer: ${m.postgres ?? 'not run'}.`);
+    `chDB ${m.chdb} (ClickHouse ${m.clickhouse}); Postgres peer: ${m.postgres ?? 'not run'}; ` +
+    `load average ${m.load[0].toFixed(1)} at the start, ${m.load[1].toFixed(1)} at the end (other work shares the machine).`);
   lines.push('');
   lines.push('| § | Measure | audithouse | Baseline / peer | Ratio | Target | Met |');
   lines.push('|---|---|---:|---:|---:|---|:-:|');

@@ -95,6 +95,7 @@ export const ingestSection: BenchSection = {
       ctx.log(`  round ${round + 1}/${o.rounds}: http ${fmt(http.at(-1))}/s, raw ${fmt(raw1k.at(-1))}/s (batches of ${o.batch}), raw ${fmt(rawBig.at(-1))}/s (batches of ${bigBatch})`);
     }
     ctx.shared.peakRssIngest = svc.peakRssBytes();
+    ctx.shared.eventsPosted = ((ctx.shared.eventsPosted as number | undefined) ?? 0) + o.rounds * o.eventsPerRound;
     const w = writerActivity(before, await metricsText(svc));
     const h = median(http);
     const r1 = median(raw1k);

@@ -10,7 +10,8 @@ import type { EngineOp } from '../lib/engine-worker.ts';
 import { generatorParams, generatorSelect } from '../lib/dataset.ts';
 import { PG_COPY } from '../lib/postgres.ts';
 import { sample, summarize, type LatencySummary } from '../lib/stats.ts';
-import { queryCases, type QueryParamsChosen } from './query-cases.ts';
+import { chAggregates, queryCases, type QueryParamsChosen } from './query-cases.ts';
+import { findSummary } from './views.engine.ts';
 
 export interface CaseResult {
   name: string;
@@ -105,9 +106,11 @@ export const queryOps: Record<string, EngineOp> = {
       `SELECT sum(rows) AS rows, sum(bytes_on_disk) AS on_disk, sum(data_compressed_bytes) AS compressed,
               sum(data_uncompressed_bytes) AS uncompressed, count() AS parts
        FROM system.parts WHERE database = {db:String} AND table = 'audit_activities' AND active`, { db: database });
+    // system.parts_columns, not system.columns: the latter leaves out parts in compact format.
     const columns = await s.query<{ name: string; compressed: string; uncompressed: string }>(
-      `SELECT name, data_compressed_bytes AS compressed, data_uncompressed_bytes AS uncompressed
-       FROM system.columns WHERE database = {db:String} AND table = 'audit_activities' ORDER BY data_compressed_bytes DESC`, { db: database });
+      `SELECT column AS name, sum(column_data_compressed_bytes) AS compressed, sum(column_data_uncompressed_bytes) AS uncompressed
+       FROM system.parts_columns WHERE database = {db:String} AND table = 'audit_activities' AND active
+       GROUP BY column ORDER BY compressed DESC`, { db: database });
     const indexes = await s.query<{ name: string; compressed: string }>(
       `SELECT name, data_compressed_bytes AS compressed FROM system.data_skipping_indices
        WHERE database = {db:String} AND table = 'audit_activities' ORDER BY data_compressed_bytes DESC`, { db: database });
@@ -118,6 +121,24 @@ export const queryOps: Record<string, EngineOp> = {
     const [nd] = await s.query<{ bytes: string }>(
       `SELECT sum(length(formatRow('JSONEachRow', ${SELECT_EVENT}))) AS bytes FROM ${s.table('audit_activities')}`);
     return { ...parts, ndjson: nd!.bytes, columns, indexes, projections };
+  },
+
+  /**
+   * §4: the summary as the API serves it (from the materialized views, issue 4) against the same
+   * aggregates computed from raw rows, on the same data set, interleaved.
+   */
+  async viewsVsRaw(c, a) {
+    const s = await c.store(a.database as string);
+    const found = await findSummary();
+    if (!found) return { skipped: 'materialized views + summary (issue 4) not present' };
+    const p = a.params as QueryParamsChosen;
+    const raw = chAggregates(p);
+    const o = { iterations: a.iterations as number, budgetMs: a.budgetMs as number, warmup: 2 };
+    const views = summarize(await sample(() => found.summary(s, p.tenant, 30), o));
+    const rawRows = summarize(await sample(async () => {
+      for (const q of Object.values(raw)) await q(s);
+    }, o));
+    return { views, raw: rawRows, source: found.source };
   },
 
   /** Copies generated rows [start, start+count) into the peer's table: the same rows, bit for bit. */

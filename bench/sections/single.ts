@@ -26,7 +26,8 @@ export const singleSection: BenchSection = {
         body: JSON.stringify(event),
         timeout: 10,
       });
-    await run(2); // warm-up: JIT, first parts, connection setup
+    const warm = await run(2); // warm-up: JIT, first parts, connection setup
+    let stored = warm['2xx'];
     svc.resetPeak();
     const before = await metricsText(svc);
     const rps: number[] = [];
@@ -36,12 +37,14 @@ export const singleSection: BenchSection = {
     for (let round = 0; round < o.rounds; round++) {
       const r = await run(o.seconds);
       failed += r.non2xx + r.errors + r.timeouts;
+      stored += r['2xx'];
       rps.push(r['2xx'] / r.duration);
       p50.push(r.latency.p50);
       p99.push(r.latency.p99);
       ctx.log(`  round ${round + 1}/${o.rounds}: ${fmt(rps.at(-1), 0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.non2xx + r.errors + r.timeouts} failed`);
     }
     ctx.shared.peakRssSingle = svc.peakRssBytes();
+    ctx.shared.eventsPosted = ((ctx.shared.eventsPosted as number | undefined) ?? 0) + stored;
     const w = writerActivity(before, await metricsText(svc));
     const m = { rps: median(rps), p50: median(p50), p99: median(p99) };
     return [{

@@ -1,7 +1,8 @@
 // The batching writer: many concurrent requests share one INSERT. It flushes when enough rows
 // wait, after a short linger, and at shutdown; while one insert runs the next batch gathers
 // (group commit). Each caller resolves only once its rows are stored, or rejects with the
-// store's typed error. Flushes are serialized, which makes the id de-duplication exact.
+// store's typed error. Inserts are serialized and each lookup knows what the one insert running
+// beside it stores, which keeps the id de-duplication exact.
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { EventRow } from './event.ts';
@@ -30,7 +31,12 @@ export class BatchWriter {
   private queue: Pending[] = [];
   private queuedRows = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Set while a batch looks its ids up (at most one at a time). */
   private running: Promise<void> | undefined;
+  /** The batch that last started inserting: its keys, and whether it got stored. */
+  private inserting: { keys: Set<string>; done: Promise<boolean> } | undefined;
+  /** Every batch not settled yet (for flush and close). */
+  private inFlight = new Set<Promise<void>>();
   private closed = false;
 
   constructor(
@@ -60,7 +66,7 @@ export class BatchWriter {
   }
 
   private schedule(): void {
-    if (this.running) return; // the running flush picks the queue up when it ends
+    if (this.running) return; // the batch looking up picks the queue up when its lookup ends
     if (this.queuedRows >= this.opts.maxRows || this.opts.lingerMs === 0) {
       this.startFlush();
     } else if (!this.timer) {
@@ -68,20 +74,39 @@ export class BatchWriter {
     }
   }
 
+  /**
+   * Starts the next batch. Batches form a two-stage pipeline: while one batch inserts, the next
+   * looks its ids up (the two engine calls overlap; in the bench profile the service sat idle
+   * while each flush ran them one after the other). Only one batch looks up at a time, and it
+   * starts only once every earlier batch but the inserting one is stored, so its lookup plus the
+   * inserting batch's keys is exactly what is stored before it.
+   */
   private startFlush(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
     if (this.running || this.queue.length === 0) return;
-    this.running = this.drainOnce().finally(() => {
+    const batch = this.takeBatch();
+    let lookedUp!: () => void;
+    this.running = new Promise<void>((resolve) => (lookedUp = resolve));
+    const stored = this.storeBatch(batch, lookedUp).then(
+      (results) => batch.forEach((p, i) => p.resolve(results[i]!)),
+      (err: unknown) => {
+        this.log?.warn({ err, rows: batch.reduce((n, p) => n + p.rows.length, 0) }, 'batch insert failed');
+        for (const p of batch) p.reject(err);
+      },
+    );
+    this.inFlight.add(stored);
+    void stored.finally(() => this.inFlight.delete(stored));
+    void this.running.then(() => {
       this.running = undefined;
       if (this.queue.length > 0) this.startFlush();
     });
   }
 
-  /** Takes whole requests up to maxRows (at least one) and stores them in one insert. */
-  private async drainOnce(): Promise<void> {
+  /** Takes whole requests up to maxRows (at least one). */
+  private takeBatch(): Pending[] {
     const batch: Pending[] = [];
     let n = 0;
     while (this.queue.length > 0 && (batch.length === 0 || n + this.queue[0]!.rows.length <= this.opts.maxRows)) {
@@ -90,34 +115,51 @@ export class BatchWriter {
       n += p.rows.length;
     }
     this.queuedRows -= n;
-    try {
-      const results = await this.storeBatch(batch);
-      batch.forEach((p, i) => p.resolve(results[i]!));
-    } catch (err) {
-      this.log?.warn({ err, rows: n }, 'batch insert failed');
-      for (const p of batch) p.reject(err);
-    }
+    return batch;
   }
 
-  private async storeBatch(batch: Pending[]): Promise<WriteResult[]> {
-    // Only ids that came from clients can already be stored: the lookup is the expensive part of
-    // a flush (profiled in bench/), and minted ids skip it. A minted id repeated within the batch
-    // is still caught below, by the in-batch set.
-    const lookup = batch.flatMap((p) => (p.minted ? p.rows.filter((_, i) => !p.minted![i]) : p.rows));
-    const stored = await existingKeys(this.store, lookup);
-    const fresh: EventRow[] = [];
-    const results = batch.map((p) => {
-      let inserted = 0;
-      for (const r of p.rows) {
-        const key = eventKey(r);
-        if (stored.has(key)) continue;
-        stored.add(key); // a repeated id later in this batch is a duplicate too
-        fresh.push(r);
-        inserted++;
+  private async storeBatch(batch: Pending[], lookedUp: () => void): Promise<WriteResult[]> {
+    let fresh: EventRow[];
+    let results: WriteResult[];
+    try {
+      // Only ids that came from clients can already be stored: the lookup is the expensive part
+      // of a flush, and minted ids skip it. A minted id repeated within the batch is still caught
+      // below, by the in-batch set.
+      const lookup = batch.flatMap((p) => (p.minted ? p.rows.filter((_, i) => !p.minted![i]) : p.rows));
+      const previous = this.inserting;
+      let stored = await existingKeys(this.store, lookup);
+      if (previous) {
+        // The batch inserting meanwhile: once stored, its keys count as stored; if it failed
+        // (perhaps after storing part of its rows), look again now that it has settled.
+        if (await previous.done) for (const k of previous.keys) stored.add(k);
+        else stored = await existingKeys(this.store, lookup);
       }
-      return { inserted, duplicates: p.rows.length - inserted };
-    });
-    await insertEvents(this.store, fresh);
+      fresh = [];
+      results = batch.map((p) => {
+        let inserted = 0;
+        for (const r of p.rows) {
+          const key = eventKey(r);
+          if (stored.has(key)) continue;
+          stored.add(key); // a repeated id later in this batch is a duplicate too
+          fresh.push(r);
+          inserted++;
+        }
+        return { inserted, duplicates: p.rows.length - inserted };
+      });
+    } catch (err) {
+      lookedUp();
+      throw err;
+    }
+    let settle!: (stored: boolean) => void;
+    this.inserting = { keys: new Set(fresh.map(eventKey)), done: new Promise<boolean>((resolve) => (settle = resolve)) };
+    lookedUp();
+    try {
+      await insertEvents(this.store, fresh);
+      settle(true);
+    } catch (err) {
+      settle(false);
+      throw err;
+    }
     if (this.metrics && fresh.length > 0) {
       this.metrics.ingestBatchSize.observe(fresh.length);
       for (const r of fresh) this.metrics.activitiesTotal.inc({ activity_type: this.metrics.activityTypeLabel(r.activity_type), severity: r.severity });
@@ -128,7 +170,11 @@ export class BatchWriter {
   /** Stores everything queued so far. */
   async flush(): Promise<void> {
     this.startFlush();
-    while (this.running) await this.running;
+    while (this.running || this.inFlight.size > 0 || this.queue.length > 0) {
+      if (this.running) await this.running;
+      else if (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+      else this.startFlush();
+    }
   }
 
   /** Stops accepting writes and stores what is queued. */
