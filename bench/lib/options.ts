@@ -59,7 +59,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       : { eventsPerRound: 200_000, rounds: 3, batch: 1000, connections: 4 },
     single: quick ? { connections: 50, seconds: 5, rounds: 1 } : { connections: 50, seconds: 10, rounds: 3 },
     scales,
-    query: quick ? { iterations: 10, budgetMs: 1_500, cursorDepth: 20 } : { iterations: 30, budgetMs: 6_000, cursorDepth: 100 },
+    query: quick ? { iterations: 10, budgetMs: 1_500, cursorDepth: 20 } : { iterations: 25, budgetMs: 4_000, cursorDepth: 100 },
     postgres: !values['no-postgres'],
     keep: values.keep,
     profile: values.profile,
