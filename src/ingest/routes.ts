@@ -6,7 +6,7 @@ import { requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
 import { isRetryable } from '../store/errors.ts';
-import { bodyFormat, parseEvents, readBodyLimited } from './body.ts';
+import { bodyFormat, parseEvents, readRequestBody } from './body.ts';
 import { AuditEventInput } from './event.ts';
 import { normalizeEvents } from './normalize.ts';
 import { problemResponses } from '../openapi.ts';
@@ -63,7 +63,7 @@ export function ingestRoutes() {
     let raw;
     try {
       format = bodyFormat(c.req.header('Content-Type'));
-      const text = await readBodyLimited(c.req.raw.body, c.req.header('Content-Length'));
+      const text = await readRequestBody(c.req.raw, c.req.header('Content-Length'));
       raw = parseEvents(text, format);
     } catch (err) {
       if (err instanceof ApiError) metrics.ingestRejected.inc({ reason: err.code });
