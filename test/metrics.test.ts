@@ -66,7 +66,8 @@ describe('/metrics', () => {
   it('carries every contract metric, with values that follow real traffic', async () => {
     const critical = [event({ activity_type: 'user.login', severity: 'CRITICAL' }), event({ activity_type: 'user.login', severity: 'CRITICAL' })];
     expect((await t.post(critical)).status).toBe(202);
-    expect((await t.post(event({ activity_type: 'file.uploaded', severity: 'HIGH' }))).status).toBe(202);
+    // A client-chosen id: looked up before insert (the "dedupe" operation); minted ids need no lookup.
+    expect((await t.post(event({ id: '00000000-0000-4000-8000-0000000000f1', activity_type: 'file.uploaded', severity: 'HIGH' }))).status).toBe(202);
     const res = await t.post(event({ activity_type: 'billing.invoice_paid', severity: 'LOW' }));
     expect(res.status).toBe(202);
     const [id] = ((await res.json()) as { ids: string[] }).ids;

@@ -71,9 +71,18 @@ export function createVerifier(opts: VerifierOptions): TokenVerifier {
   } else {
     throw new Error('no JWT verification key: set AUDIT_JWT_SECRET or AUDIT_JWKS_URL');
   }
+  // Verified tokens, kept briefly: a service posting events sends the same token with every
+  // request, and verifying it (WebCrypto HMAC through jose) was the largest item in the ingest
+  // CPU profile (bench/). A hit is the same token string, already verified with the same keys and
+  // claims checks, still before its exp; entries live at most a minute so a key rotated out of
+  // the JWKS stops being honoured soon after.
+  const cache = new Map<string, { principal: Principal; until: number }>();
   return {
     async verify(token) {
       if (token.length > MAX_TOKEN_LENGTH) throw unauthorized(`The bearer token is larger than ${MAX_TOKEN_LENGTH} bytes.`);
+      const hit = cache.get(token);
+      if (hit && hit.until > Date.now()) return hit.principal;
+      if (hit) cache.delete(token);
       let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(token, key as Uint8Array, {
@@ -89,10 +98,17 @@ export function createVerifier(opts: VerifierOptions): TokenVerifier {
         }
         throw unauthorized(describeJoseError(err));
       }
-      return principalFrom(payload);
+      const principal = principalFrom(payload);
+      const until = Math.min(Date.now() + VERIFIED_CACHE_MS, typeof payload.exp === 'number' ? payload.exp * 1000 : 0);
+      if (cache.size >= VERIFIED_CACHE_MAX) cache.delete(cache.keys().next().value!);
+      if (until > Date.now()) cache.set(token, { principal, until });
+      return principal;
     },
   };
 }
+
+const VERIFIED_CACHE_MS = 60_000;
+const VERIFIED_CACHE_MAX = 10_000;
 
 /** Says why a token was refused without echoing any part of it. */
 function describeJoseError(err: unknown): string {

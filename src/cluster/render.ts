@@ -108,7 +108,12 @@ export function renderStatementForCluster(stmt: string, o: ClusterOptions): stri
   if (m) {
     const [, db, table, rest] = m as unknown as [string, string, string, string];
     const out = [`ALTER TABLE ${q(db)}.${q(localName(table))} ${oc} ${rest}`];
-    if (/^(ADD|DROP|MODIFY|RENAME|COMMENT) COLUMN\b/i.test(rest.trim())) out.push(`ALTER TABLE ${q(db)}.${q(table)} ${oc} ${rest}`);
+    // The Distributed table must keep the same columns and types; codecs and comments are storage
+    // details of the local tables only.
+    const r = rest.trim();
+    if (/^(ADD|DROP|RENAME) COLUMN\b/i.test(r) || (/^MODIFY COLUMN\b/i.test(r) && !/\bCODEC\s*\(|\bCOMMENT\b/i.test(r))) {
+      out.push(`ALTER TABLE ${q(db)}.${q(table)} ${oc} ${rest}`);
+    }
     return out;
   }
 

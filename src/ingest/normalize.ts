@@ -18,6 +18,8 @@ export interface RequestContext {
 export interface NormalizeResult {
   rows: EventRow[];
   redactions: number;
+  /** minted[i]: rows[i].id was generated here just now (the event had none), so it cannot be stored yet. */
+  minted: boolean[];
 }
 
 const MAX_REPORTED_ERRORS = 100;
@@ -34,6 +36,7 @@ function fieldErrors(index: number, error: z.ZodError): FieldError[] {
 export function normalizeEvents(raw: unknown[], ctx: RequestContext, redactor: Redactor): NormalizeResult {
   const errors: FieldError[] = [];
   const rows: EventRow[] = [];
+  const minted: boolean[] = [];
   let redactions = 0;
   let badEvents = 0;
   const isAdmin = hasScope(ctx.principal, 'audit:admin');
@@ -85,6 +88,7 @@ export function normalizeEvents(raw: unknown[], ctx: RequestContext, redactor: R
       redactions += r.count;
       return r.value;
     };
+    minted.push(e.id === undefined);
     rows.push({
       id: (e.id ?? uuidv7(ts)).toLowerCase(),
       tenant_id: tenant,
@@ -110,5 +114,5 @@ export function normalizeEvents(raw: unknown[], ctx: RequestContext, redactor: R
       `${badEvents} of ${raw.length} event(s) are invalid; nothing was stored. See errors[] for each event index and field.`,
       { errors: errors.slice(0, MAX_REPORTED_ERRORS) });
   }
-  return { rows, redactions };
+  return { rows, redactions, minted };
 }

@@ -6,7 +6,7 @@ import { requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
 import { isRetryable } from '../store/errors.ts';
-import { bodyFormat, parseEvents, readBodyLimited } from './body.ts';
+import { bodyFormat, parseEvents, readRequestBody } from './body.ts';
 import { AuditEventInput } from './event.ts';
 import { normalizeEvents } from './normalize.ts';
 import { problemResponses } from '../openapi.ts';
@@ -91,7 +91,7 @@ export function ingestRoutes() {
     let raw;
     try {
       format = bodyFormat(c.req.header('Content-Type'));
-      const text = await readBodyLimited(c.req.raw.body, c.req.header('Content-Length'));
+      const text = await readRequestBody(c.req.raw, c.req.header('Content-Length'));
       raw = parseEvents(text, format);
     } catch (err) {
       if (err instanceof ApiError) metrics.ingestRejected.inc({ reason: err.code });
@@ -110,10 +110,10 @@ export function ingestRoutes() {
       if (err instanceof ApiError) metrics.ingestRejected.inc({ reason: err.code });
       throw err;
     }
-    const { rows, redactions } = normalized;
+    const { rows, redactions, minted } = normalized;
     if (redactions > 0) metrics.redactions.inc(redactions);
     try {
-      await writer.write(rows);
+      await writer.write(rows, { minted });
     } catch (err) {
       const refusal = writeRefusal(err);
       metrics.ingestRejected.inc({ reason: refusal?.code ?? 'store-error' });

@@ -24,6 +24,8 @@ import { isRetryable, loggableError } from '../store/errors.ts';
 
 interface Pending {
   rows: EventRow[];
+  /** minted[i]: rows[i].id was generated here just now (UUIDv7), so it cannot be stored yet. */
+  minted?: readonly boolean[] | undefined;
   resolve: (r: WriteResult) => void;
   reject: (err: unknown) => void;
 }
@@ -123,13 +125,13 @@ export class BatchWriter {
   }
 
   /** Resolves once every row is durable (stored, or spooled); rejects if it could not be made so. */
-  write(rows: EventRow[]): Promise<WriteResult> {
+  write(rows: EventRow[], opts: { minted?: readonly boolean[] } = {}): Promise<WriteResult> {
     if (this.closed) return Promise.reject(new WriterClosedError('the service is shutting down'));
     if (this.queuedRows > 0 && this.queuedRows + rows.length > this.maxQueuedRows) {
       return Promise.reject(new WriterOverloadedError(`${this.queuedRows} events are waiting to be written`));
     }
     return new Promise<WriteResult>((resolve, reject) => {
-      this.queue.push({ rows, resolve, reject });
+      this.queue.push({ rows, minted: opts.minted, resolve, reject });
       this.queuedRows += rows.length;
       this.schedule();
     });
@@ -194,7 +196,10 @@ export class BatchWriter {
       return;
     }
     try {
-      const results = await this.storeDirect(batch.map((p) => p.rows));
+      // Ids minted by this process need no lookup (the expensive part of a flush). Only on this
+      // direct path: a spooled batch may have been stored already by an insert that outran its deadline.
+      const fresh = new Set<EventRow>(batch.flatMap((p) => (p.minted ? p.rows.filter((_, i) => p.minted![i]) : [])));
+      const results = await this.storeDirect(batch.map((p) => p.rows), fresh);
       batch.forEach((p, i) => p.resolve(results[i]!));
     } catch (err) {
       const slow = err instanceof StoreDeadlineError;
@@ -217,8 +222,8 @@ export class BatchWriter {
   }
 
   /** Inserts under the store lock; with a spool, gives up waiting after the deadline (the insert itself goes on). */
-  private storeDirect(groups: EventRow[][]): Promise<WriteResult[]> {
-    const op = this.storeLocked(groups);
+  private storeDirect(groups: EventRow[][], minted?: ReadonlySet<EventRow>): Promise<WriteResult[]> {
+    const op = this.storeLocked(groups, minted);
     const deadline = this.opts.deadlineMs;
     if (!this.spool || !deadline) return op;
     return new Promise<WriteResult[]>((resolve, reject) => {
@@ -264,10 +269,10 @@ export class BatchWriter {
   }
 
   /** storeRows, one at a time (direct inserts and spool replays alike), noting whether the store works. */
-  private storeLocked(groups: EventRow[][]): Promise<WriteResult[]> {
+  private storeLocked(groups: EventRow[][], minted?: ReadonlySet<EventRow>): Promise<WriteResult[]> {
     const run = this.storeTail.then(async () => {
       try {
-        const results = await this.storeRows(groups);
+        const results = await this.storeRows(groups, minted);
         this.storeFailing = false;
         return results;
       } catch (err) {
@@ -284,10 +289,11 @@ export class BatchWriter {
    * replay alike. Always called under the store lock (serialized), so whatever it reads
    * (stored ids, and later hash-chain heads) cannot change under it.
    */
-  private async storeRows(groups: readonly EventRow[][]): Promise<WriteResult[]> {
+  private async storeRows(groups: readonly EventRow[][], minted?: ReadonlySet<EventRow>): Promise<WriteResult[]> {
     const all = groups.flat();
     await this.durability.faults?.beforeStoreWrite(all);
-    const stored = await existingKeys(this.store, all);
+    // A minted id repeated within the batch is still caught below, by the in-batch set.
+    const stored = await existingKeys(this.store, minted?.size ? all.filter((r) => !minted.has(r)) : all);
     const fresh: EventRow[] = [];
     const results = groups.map((rows) => {
       let inserted = 0;

@@ -38,14 +38,23 @@ export class Store {
   cluster: string | undefined;
   private closed = false;
 
+  /**
+   * Where inserts go. Embedded: a second connection to the same engine, because one chDB
+   * connection runs one statement at a time; with inserts on their own, the writer's id lookup
+   * and API reads run while an insert does (measured in bench/). Server: the same HTTP client.
+   */
+  private readonly insertClient: ClickHouseClient;
+
   private constructor(
     client: ClickHouseClient,
     kind: 'embedded' | 'server',
     database: string,
     enginePath: string | undefined,
     private readonly metrics: Metrics | undefined,
+    insertClient?: ClickHouseClient,
   ) {
     this.client = client;
+    this.insertClient = insertClient ?? client;
     this.kind = kind;
     this.database = database;
     this.enginePath = enginePath;
@@ -77,7 +86,8 @@ export class Store {
     fs.mkdirSync(enginePath, { recursive: true });
     const { createChdbConnection } = await import('chdb/connection');
     const client = createClient({ connection: createChdbConnection({ path: enginePath }) } as never);
-    return new Store(client, 'embedded', opts.database, enginePath, opts.metrics);
+    const insertClient = createClient({ connection: createChdbConnection({ path: enginePath }) } as never);
+    return new Store(client, 'embedded', opts.database, enginePath, opts.metrics, insertClient);
   }
 
   static fromConfig(config: Config, metrics?: Metrics): Promise<Store> {
@@ -132,11 +142,15 @@ export class Store {
     if (rows.length === 0) return;
     return timed(this.metrics, operation, async () => {
       try {
-        await this.client.insert({
+        await this.insertClient.insert({
           table: this.table(table),
           columns: columns as [string, ...string[]],
           values: rows,
           format: 'JSONCompactEachRow',
+          // Callers batch already (the writer's group commit); the engine's own insert buffering
+          // (async_insert, on by default in chDB) would only add its 50–200 ms busy timeout to
+          // every flush, and with it to every request's latency.
+          clickhouse_settings: { async_insert: 0 },
         });
       } catch (err) {
         throw toStoreError(err, 'insert');
@@ -197,6 +211,7 @@ export class Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.insertClient !== this.client) await this.insertClient.close();
     await this.client.close();
   }
 }

@@ -315,6 +315,38 @@ ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/audit/audit_restored_lo
 
 CREATE TABLE IF NOT EXISTS `audit`.`audit_restored` ON CLUSTER `audit_cluster` AS `audit`.`audit_restored_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_restored_local`, cityHash64(tenant_id));
 
+-- 0060_add_id_time_index
+ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` ADD INDEX IF NOT EXISTS idx_id_time UUIDv7ToDateTime(id) TYPE minmax GRANULARITY 1 FIRST;
+
+ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` MATERIALIZE INDEX idx_id_time;
+
+-- 0061_tune_storage
+ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` MODIFY COLUMN id CODEC(ZSTD(3)),
+    MODIFY COLUMN activity_type CODEC(ZSTD(1)),
+    MODIFY COLUMN severity CODEC(ZSTD(1)),
+    MODIFY COLUMN action CODEC(ZSTD(1)),
+    MODIFY COLUMN outcome CODEC(ZSTD(1)),
+    MODIFY COLUMN resource_type CODEC(ZSTD(1)),
+    MODIFY COLUMN user_id CODEC(ZSTD(3)),
+    MODIFY COLUMN resource_id CODEC(ZSTD(3)),
+    MODIFY COLUMN ip_address CODEC(ZSTD(3)),
+    MODIFY COLUMN description CODEC(ZSTD(9)),
+    MODIFY COLUMN details CODEC(ZSTD(9));
+
+ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` DROP INDEX IF EXISTS idx_request_id;
+
+ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` DROP INDEX IF EXISTS idx_id;
+
+ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` ADD INDEX idx_id id TYPE bloom_filter(0.01) GRANULARITY 1 AFTER idx_id_time;
+
+ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` MATERIALIZE INDEX idx_id;
+
+ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` DROP INDEX IF EXISTS idx_description;
+
+ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` ADD INDEX idx_description lower(description) TYPE ngrambf_v1(3, 2048, 2, 0) GRANULARITY 1;
+
+ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` MATERIALIZE INDEX idx_description;
+
 -- 0070_create_audit_leases
 CREATE TABLE IF NOT EXISTS `audit`.`audit_leases_local` ON CLUSTER `audit_cluster` (
     name        LowCardinality(String),

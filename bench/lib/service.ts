@@ -1,0 +1,168 @@
+// The real service as a child process (`node bin/audithouse.js serve`), so its memory is its
+// own: peak RSS is read from /proc (VmHWM), not guessed from inside a process that also runs
+// the load generator. Loopback only, on a free port, with a data directory of its own.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mintToken } from '../../src/auth/jwt.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/audithouse.js', import.meta.url));
+export const BENCH_SECRET = 'bench-secret-0123456789-0123456789-abcdef';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ServiceOptions {
+  dataDir: string;
+  env?: Record<string, string>;
+  /** Extra node flags, e.g. --cpu-prof (the profile lands in `profileDir`). */
+  nodeArgs?: string[];
+  profileDir?: string;
+}
+
+export class ServiceProcess {
+  private exited: Promise<number | null>;
+  private rssTimer: NodeJS.Timeout | undefined;
+  private sampledPeak = 0;
+
+  private constructor(readonly child: ChildProcess, readonly port: number, readonly dataDir: string) {
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    // Sampling backs up VmHWM where /proc/<pid>/clear_refs cannot reset it.
+    this.rssTimer = setInterval(() => {
+      this.sampledPeak = Math.max(this.sampledPeak, this.rssBytes());
+    }, 100);
+    this.rssTimer.unref();
+  }
+
+  static async start(o: ServiceOptions): Promise<ServiceProcess> {
+    const port = await freePort();
+    fs.mkdirSync(o.dataDir, { recursive: true });
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? o.dataDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      AUDIT_DATA_DIR: o.dataDir,
+      AUDIT_JWT_SECRET: BENCH_SECRET,
+      // The service's defaults otherwise (INFO logs to a discarded stdout, batching 20,000 / 2 ms).
+      ...o.env,
+    };
+    const args = [...(o.nodeArgs ?? []), ...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []), BIN, 'serve'];
+    const errLog = path.join(o.dataDir, 'service.stderr.log');
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', fs.openSync(errLog, 'a')] });
+    const svc = new ServiceProcess(child, port, o.dataDir);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const code = await Promise.race([svc.exited, new Promise((r) => setTimeout(() => r('wait'), 100))]);
+      if (code !== 'wait') throw new Error(`service exited during start (${String(code)}): ${fs.readFileSync(errLog, 'utf8').slice(-2000)}`);
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+        if (r.ok) return svc;
+      } catch {
+        /* not listening yet */
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error('service did not become ready within 60 s');
+      }
+    }
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  token(o: { tenant?: string; scope?: string; sub?: string } = {}): Promise<string> {
+    return mintToken(BENCH_SECRET, { tenant: o.tenant ?? 'tenant-0001', scope: o.scope ?? 'audit:read audit:write audit:admin', sub: o.sub ?? 'bench' });
+  }
+
+  private status(field: string): number {
+    try {
+      const line = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+      return line ? Number(line.split(/\s+/)[1]) * 1024 : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  rssBytes(): number {
+    return this.status('VmRSS');
+  }
+
+  /** Starts a new peak-RSS window: VmHWM reset through clear_refs (Linux), sampling reset too. */
+  resetPeak(): void {
+    try {
+      fs.writeFileSync(`/proc/${this.pid}/clear_refs`, '5');
+    } catch {
+      /* not permitted: the sampled peak still works */
+    }
+    this.sampledPeak = this.rssBytes();
+  }
+
+  /** Peak RSS since start or the last resetPeak. */
+  peakRssBytes(): number {
+    return Math.max(this.status('VmHWM'), this.sampledPeak, this.rssBytes());
+  }
+
+  /** SIGTERM (the service flushes and closes), SIGKILL after 30 s. */
+  async stop(): Promise<void> {
+    clearInterval(this.rssTimer);
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Sum and count of a histogram series in Prometheus text (e.g. the writer's insert durations). */
+export interface HistogramTotals {
+  sum: number;
+  count: number;
+}
+
+export function histogramTotals(text: string, name: string, labels = ''): HistogramTotals {
+  const pick = (suffix: string) => {
+    const re = new RegExp(`^${name}_${suffix}(\\{[^}]*\\})?\\s+([0-9.e+-]+)$`, 'gm');
+    let total = 0;
+    for (const m of text.matchAll(re)) if (!labels || (m[1] ?? '').includes(labels)) total += Number(m[2]);
+    return total;
+  };
+  return { sum: pick('sum'), count: pick('count') };
+}
+
+/** What the batching writer did between two /metrics snapshots: inserts, rows per insert, store time per flush. */
+export function writerActivity(before: string, after: string): { inserts: number; rowsPerInsert: number; insertMs: number; dedupeMs: number } {
+  const d = (name: string, labels = '') => {
+    const a = histogramTotals(after, name, labels);
+    const b = histogramTotals(before, name, labels);
+    return { sum: a.sum - b.sum, count: a.count - b.count };
+  };
+  const batch = d('audit_ingest_batch_size');
+  const ins = d('audit_query_duration_seconds', 'operation="insert"');
+  const dd = d('audit_query_duration_seconds', 'operation="dedupe"');
+  return {
+    inserts: batch.count,
+    rowsPerInsert: batch.count ? batch.sum / batch.count : 0,
+    insertMs: ins.count ? (ins.sum / ins.count) * 1000 : 0,
+    dedupeMs: dd.count ? (dd.sum / dd.count) * 1000 : 0,
+  };
+}
+
+export async function metricsText(svc: ServiceProcess): Promise<string> {
+  return (await fetch(`${svc.url}/metrics`)).text();
+}
