@@ -6,6 +6,7 @@ import type { AppEnv, Services } from './env.ts';
 import { badRequest, handleError, notFound } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
 import { ingestRoutes } from './ingest/routes.ts';
+import { integrityRoutes } from './integrity/routes.ts';
 import { queryRoutes } from './query/routes.ts';
 
 export function createApp(services: Services) {
@@ -41,6 +42,7 @@ export function createApp(services: Services) {
   app.route('/', healthRoutes());
   app.route('/', ingestRoutes());
   app.route('/', queryRoutes());
+  app.route('/', integrityRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   return app;

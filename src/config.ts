@@ -73,6 +73,26 @@ const EnvSchema = z.object({
   // Comma-separated keys whose values in `details` are replaced before storage (replaces the default list).
   AUDIT_REDACT_KEYS: optionalString.transform((v) =>
     v === undefined ? undefined : v.split(',').map((k) => k.trim()).filter(Boolean)),
+
+  // Integrity (src/integrity): hash chains, signed checkpoints, erasure.
+  // Names this writer's streams; default: an id persisted in the data dir. Unique per replica.
+  AUDIT_INSTANCE_ID: optionalString.pipe(
+    z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_" or "-"').optional(),
+  ),
+  // Master key for the chain MACs (base64/base64url, at least 32 bytes); default: generated in the data dir.
+  AUDIT_INTEGRITY_KEY: optionalString,
+  // Ed25519 private key (PKCS#8 PEM) that signs checkpoints; default: generated in the data dir.
+  AUDIT_INTEGRITY_SIGNING_KEY: optionalString,
+  // A JWKS file of the public keys verification trusts; default: the signing key's own public key.
+  AUDIT_INTEGRITY_TRUSTED_KEYS: optionalString,
+  // Seconds between signed checkpoints of each stream head (0: only at shutdown).
+  AUDIT_CHECKPOINT_INTERVAL_S: z.coerce.number().int().min(0).max(86_400).default(60),
+  // Comma-separated `details` keys whose values are personal data (hashed only through a MAC, erasable).
+  AUDIT_PII_DETAIL_KEYS: optionalString.transform((v) =>
+    v === undefined ? undefined : v.split(',').map((k) => k.trim()).filter(Boolean)),
+  // Comma-separated resource types whose resource_id identifies a person (erasable like user_id).
+  AUDIT_PII_RESOURCE_TYPES: optionalString.transform((v) =>
+    v === undefined ? undefined : v.split(',').map((k) => k.trim()).filter(Boolean)),
 });
 
 export type Severity = (typeof SEVERITIES)[number];
@@ -103,7 +123,21 @@ export interface Config {
     audience: string | undefined;
   };
   ingest: { batchMaxRows: number; batchLingerMs: number; trustProxy: boolean; redactKeys: string[] };
+  integrity: {
+    instanceId: string | undefined;
+    key: string | undefined;
+    signingKey: string | undefined;
+    trustedKeysFile: string | undefined;
+    checkpointIntervalS: number;
+    piiDetailKeys: string[];
+    piiResourceTypes: string[];
+  };
 }
+
+/** `details` keys treated as personal data unless AUDIT_PII_DETAIL_KEYS says otherwise. */
+export const DEFAULT_PII_DETAIL_KEYS = ['email', 'phone', 'full_name', 'username', 'user_id', 'ip_address', 'user_agent'];
+/** Resource types whose resource_id is a person, unless AUDIT_PII_RESOURCE_TYPES says otherwise. */
+export const DEFAULT_PII_RESOURCE_TYPES = ['user'];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -159,6 +193,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       batchLingerMs: e.AUDIT_BATCH_LINGER_MS,
       trustProxy: e.AUDIT_TRUST_PROXY,
       redactKeys: e.AUDIT_REDACT_KEYS ?? DEFAULT_REDACT_KEYS,
+    },
+    integrity: {
+      instanceId: e.AUDIT_INSTANCE_ID,
+      key: e.AUDIT_INTEGRITY_KEY,
+      signingKey: e.AUDIT_INTEGRITY_SIGNING_KEY,
+      trustedKeysFile: e.AUDIT_INTEGRITY_TRUSTED_KEYS === undefined ? undefined : path.resolve(e.AUDIT_INTEGRITY_TRUSTED_KEYS),
+      checkpointIntervalS: e.AUDIT_CHECKPOINT_INTERVAL_S,
+      piiDetailKeys: e.AUDIT_PII_DETAIL_KEYS ?? DEFAULT_PII_DETAIL_KEYS,
+      piiResourceTypes: e.AUDIT_PII_RESOURCE_TYPES ?? DEFAULT_PII_RESOURCE_TYPES,
     },
   };
 }

@@ -3,6 +3,7 @@ import type { TokenVerifier } from './auth/jwt.ts';
 import type { Principal } from './auth/principal.ts';
 import type { Config } from './config.ts';
 import type { Redactor } from './ingest/redact.ts';
+import type { Integrity } from './integrity/service.ts';
 import type { BatchWriter } from './ingest/writer.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
@@ -16,6 +17,7 @@ export interface Services {
   metrics: Metrics;
   log: Logger;
   redactor: Redactor;
+  integrity: Integrity;
 }
 
 export type AppEnv = {

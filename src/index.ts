@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { mintToken, resolveJwtSecret } from './auth/jwt.ts';
 import { SCOPES } from './auth/principal.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { verifyCommand } from './integrity/cli.ts';
 import { createLogger } from './logger.ts';
 import { retentionPolicy } from './retention/policy.ts';
 import { serve } from './server.ts';
@@ -19,7 +20,9 @@ Usage:
   audithouse retention run [--dry-run]     archive and delete what retention says has expired
   audithouse archive verify PATH           verify archive files, manifests and their chain offline
   audithouse archive restore PATH          re-import archived events for investigation
-  audithouse verify [--tenant T]           verify the hash chains of stored events
+  audithouse verify [--tenant T] [--since 7d|ISO] [--json] [--public-key]
+                                           verify the hash chains and signed checkpoints of stored
+                                           events (exit 1 on any break); --public-key prints the JWKS
 
 Configuration is read from the environment (see README: Configuration).
 `;
@@ -94,6 +97,8 @@ const commands: Record<string, Command> = {
     process.stdout.write(token + '\n');
     return 0;
   },
+
+  verify: verifyCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

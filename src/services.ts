@@ -5,6 +5,7 @@ import type { Services } from './env.ts';
 import { createRedactor } from './ingest/redact.ts';
 import { BatchWriter } from './ingest/writer.ts';
 import type { Logger } from './logger.ts';
+import { startIntegrity } from './integrity/service.ts';
 import { createMetrics } from './metrics.ts';
 import { retentionPolicy } from './retention/policy.ts';
 import { Store } from './store/client.ts';
@@ -21,7 +22,8 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
   await migrate(store, { policy: retentionPolicy(config), log });
   const { secret } = resolveJwtSecret(config);
   const verifier = createVerifier({ ...config.jwt, secret: config.jwt.jwksUrl ? undefined : secret });
-  const writer = new BatchWriter(store, { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs }, metrics, log);
+  const integrity = await startIntegrity(config, store, log);
+  const writer = new BatchWriter(store, { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs, chain: integrity.chain }, metrics, log);
   return {
     config,
     store,
@@ -30,8 +32,10 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
     metrics,
     log,
     redactor: createRedactor(config.ingest.redactKeys),
+    integrity,
     async shutdown() {
       await writer.close();
+      await integrity.close().catch((err: unknown) => log.error({ err }, 'sealing the hash chains failed'));
       if (!opts.store) await store.close();
     },
   };

@@ -18,7 +18,7 @@ export const IngestAccepted = z
   })
   .openapi('IngestAccepted');
 
-function clientIp(c: Context<AppEnv>): string {
+export function clientIp(c: Context<AppEnv>): string {
   if (c.var.services.config.ingest.trustProxy) {
     const fwd = c.req.header('X-Forwarded-For')?.split(',')[0]?.trim();
     if (fwd) return fwd.slice(0, 64);

@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.ts';
 import type { EventRow } from './event.ts';
 import { eventKey, existingKeys, insertEvents } from '../store/activities.ts';
 import type { Store } from '../store/client.ts';
+import type { HashChain } from '../integrity/chain.ts';
 
 interface Pending {
   rows: EventRow[];
@@ -23,6 +24,8 @@ export interface WriteResult {
 export interface WriterOptions {
   maxRows: number;
   lingerMs: number;
+  /** Links stored rows into hash chains (src/integrity); without it rows are stored unchained. */
+  chain?: HashChain | undefined;
 }
 
 export class BatchWriter {
@@ -109,7 +112,8 @@ export class BatchWriter {
       }
       return { inserted, duplicates: p.rows.length - inserted };
     });
-    await insertEvents(this.store, fresh);
+    if (this.opts.chain) await this.opts.chain.append(fresh); // chains, then inserts
+    else await insertEvents(this.store, fresh);
     if (this.metrics && fresh.length > 0) {
       this.metrics.ingestBatchSize.observe(fresh.length);
       for (const r of fresh) this.metrics.activitiesTotal.inc({ activity_type: this.metrics.activityTypeLabel(r.activity_type), severity: r.severity });

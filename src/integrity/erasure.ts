@@ -1,0 +1,181 @@
+// The right to be forgotten, for live rows. A data subject (a user_id in a tenant) is erased from
+//  - events they performed: user_id, ip_address, user_agent and every personal details value;
+//  - events about them (resource_type personal, e.g. "user", with resource_id = them): the
+//    resource_id and every personal details value;
+//  - events that name them under a personal details key (e.g. {"user_id": them} in the filters
+//    of an audit.accessed event): those values.
+// Erased values become "[ERASED]". Personal values enter the chain hash only through pii_mac, so
+// the chain still verifies; each erased row gets a MAC-ed mark naming the erasure event, which is
+// itself an ordinary chained event (audit.erasure) carrying only a keyed pseudonym of the subject.
+//
+// Why an ALTER TABLE ... UPDATE mutation and not a lightweight UPDATE: a lightweight update writes
+// patch parts and leaves the old values in the original parts until a merge materializes them,
+// so the personal data would stay on disk for an unbounded time. A mutation rewrites the affected
+// columns of the affected parts at once (mutations_sync = 2 waits for it); the replaced parts are
+// removed by ClickHouse after old_parts_lifetime (8 minutes by default).
+// The new values come from a temporary Join table, not from literals: ClickHouse keeps the text of
+// every mutation (system.mutations, mutation_*.txt), which must not become a copy of anybody's data.
+import crypto from 'node:crypto';
+import type { EventRow } from '../ingest/event.ts';
+import { uuidv7 } from '../ingest/uuid.ts';
+import type { BatchWriter } from '../ingest/writer.ts';
+import type { Logger } from '../logger.ts';
+import type { Store } from '../store/client.ts';
+import { TABLE } from '../store/activities.ts';
+import { ERASED, eraseDetails, erasureMark, policyOf, streamParams, subjectRef, type ChainEvent, type PiiPolicy, type StreamParams } from './canonical.ts';
+import type { IntegrityKeys } from './keys.ts';
+
+export const ERASURE_ACTIVITY = 'audit.erasure';
+
+export interface ErasureRequest {
+  tenant: string;
+  userId: string;
+  /** Who asked (the erasure event's actor). */
+  actor: { sub: string; ip: string; userAgent: string; requestId: string };
+}
+
+export interface ErasureResult {
+  erasure_id: string;
+  tenant_id: string;
+  /** Keyed pseudonym of the subject: the same subject in the same tenant always gets the same ref. */
+  subject_ref: string;
+  rows_erased: number;
+  as_actor: number;
+  as_resource: number;
+  as_mention: number;
+}
+
+interface Candidate extends ChainEvent {
+  stream: string;
+}
+
+interface Change {
+  id: string;
+  actor: number;
+  resource: number;
+  details: string;
+  mark: string;
+}
+
+export interface ErasureDeps {
+  store: Store;
+  writer: BatchWriter;
+  keys: IntegrityKeys;
+  /** The policy for rows outside any chain (stored before chains existed). */
+  currentPii: { detailKeys: string[]; resourceTypes: string[] };
+  log?: Logger;
+}
+
+/** Each stream's personal-data policy as recorded with it (never today's config: old rows keep theirs). */
+async function streamPolicies(store: Store): Promise<Map<string, PiiPolicy>> {
+  const rows = await store.query<{ stream: string; params: string }>(
+    `SELECT stream, any(params) AS params FROM ${store.table('integrity_streams')} GROUP BY stream`, {}, 'erasure',
+  );
+  return new Map(rows.map((r) => [r.stream, policyOf(JSON.parse(r.params) as StreamParams)]));
+}
+
+export async function eraseSubject(deps: ErasureDeps, req: ErasureRequest): Promise<ErasureResult> {
+  const { store, writer, keys } = deps;
+  const x = req.userId;
+  // Rows still queued in the writer would escape the scan.
+  await writer.flush();
+  const policies = await streamPolicies(store);
+  const fallback = policyOf(streamParams(keys.mac.id, deps.currentPii.detailKeys, deps.currentPii.resourceTypes));
+
+  const erasureId = uuidv7();
+  const changes: Change[] = [];
+  const counts = { as_actor: 0, as_resource: 0, as_mention: 0 };
+  // The subject as it appears inside JSON text (escaped), to find candidate mentions cheaply.
+  const inJson = JSON.stringify(x).slice(1, -1);
+  let rest = '';
+  const sql = `SELECT toString(id) AS id, tenant_id, toUnixTimestamp64Milli(timestamp) AS timestamp,
+      toUnixTimestamp64Milli(received_at) AS received_at, activity_type, toString(severity) AS severity, action,
+      toString(outcome) AS outcome, resource_type, resource_id, user_id, ip_address, user_agent, request_id,
+      description, details, toString(stream) AS stream
+    FROM ${store.table(TABLE)}
+    WHERE tenant_id = {tenant:String} AND (user_id = {x:String} OR resource_id = {x:String} OR position(details, {xj:String}) > 0)
+    SETTINGS output_format_json_quote_64bit_integers = 0`;
+  const consider = (c: Candidate) => {
+    const policy = policies.get(c.stream) ?? fallback;
+    const actor = c.user_id === x;
+    const resource = policy.resourceTypes.has(c.resource_type) && c.resource_id === x;
+    const details = eraseDetails(c.details, policy, actor || resource ? () => true : (v) => v === x);
+    if (!actor && !resource && details === undefined) return;
+    if (actor) counts.as_actor++;
+    else if (resource) counts.as_resource++;
+    else counts.as_mention++;
+    const after: ChainEvent = {
+      ...c,
+      user_id: actor ? ERASED : c.user_id,
+      ip_address: actor ? ERASED : c.ip_address,
+      user_agent: actor ? ERASED : c.user_agent,
+      resource_id: resource ? ERASED : c.resource_id,
+      details: details ?? c.details,
+    };
+    changes.push({ id: c.id, actor: actor ? 1 : 0, resource: resource ? 1 : 0, details: after.details, mark: erasureMark(keys.mac, policy, after, erasureId) });
+  };
+  for await (const chunk of store.stream(sql, { tenant: req.tenant, x, xj: inJson }, 'JSONEachRow')) {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) if (line) consider(JSON.parse(line) as Candidate);
+  }
+  if (rest) consider(JSON.parse(rest) as Candidate);
+
+  // The record comes first: an erased row must always point at an existing erasure event.
+  const ref = subjectRef(keys.mac, req.tenant, x);
+  const now = Date.now();
+  const self = req.actor.sub === x; // an admin erasing themself: the record must not name them either
+  const record: EventRow = {
+    id: erasureId,
+    tenant_id: req.tenant,
+    timestamp: now,
+    received_at: now,
+    activity_type: ERASURE_ACTIVITY,
+    severity: 'HIGH',
+    action: 'erasure',
+    outcome: 'success',
+    resource_type: 'data_subject',
+    resource_id: ref,
+    user_id: self ? ERASED : req.actor.sub,
+    ip_address: self ? ERASED : req.actor.ip,
+    user_agent: self ? ERASED : req.actor.userAgent,
+    request_id: req.actor.requestId,
+    description: 'Personal data of a data subject erased (right to be forgotten)',
+    details: JSON.stringify({ subject_ref: ref, rows: changes.length, ...counts }),
+  };
+  await writer.write([record]);
+
+  if (changes.length > 0) await applyChanges(store, req.tenant, changes);
+  deps.log?.info({ erasure_id: erasureId, tenant: req.tenant, rows: changes.length }, 'data subject erased');
+  return { erasure_id: erasureId, tenant_id: req.tenant, subject_ref: ref, rows_erased: changes.length, ...counts };
+}
+
+async function applyChanges(store: Store, tenant: string, changes: Change[]): Promise<void> {
+  const tmpName = `erasure_${crypto.randomBytes(6).toString('hex')}`;
+  const tmp = store.table(tmpName);
+  const qualified = `${store.database}.${tmpName}`;
+  // Join(ANY, LEFT, id): joinGet looks rows up by id inside the mutation; not persisted to disk.
+  await store.command(
+    `CREATE TABLE ${tmp} (id UUID, actor UInt8, resource UInt8, details String, mark String)
+     ENGINE = Join(ANY, LEFT, id) SETTINGS persistent = 0`, {}, 'erasure',
+  );
+  try {
+    await store.insertCompact(tmpName, ['id', 'actor', 'resource', 'details', 'mark'],
+      changes.map((c) => [c.id, c.actor, c.resource, c.details, c.mark]), 'erasure');
+    const get = (col: string) => `joinGet({j:String}, '${col}', id)`;
+    await store.command(
+      `ALTER TABLE ${store.table(TABLE)} UPDATE
+         user_id = if(${get('actor')} = 1, {erased:String}, user_id),
+         ip_address = if(${get('actor')} = 1, {erased:String}, ip_address),
+         user_agent = if(${get('actor')} = 1, {erased:String}, user_agent),
+         resource_id = if(${get('resource')} = 1, {erased:String}, resource_id),
+         details = ${get('details')},
+         erasure = ${get('mark')}
+       WHERE tenant_id = {tenant:String} AND ${get('mark')} != ''
+       SETTINGS mutations_sync = 2, allow_nondeterministic_mutations = 1`,
+      { j: qualified, erased: ERASED, tenant }, 'erasure',
+    );
+  } finally {
+    await store.command(`DROP TABLE IF EXISTS ${tmp}`, {}, 'erasure');
+  }
+}
