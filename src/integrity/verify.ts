@@ -94,6 +94,8 @@ class ChainState {
   cuts: Cut[] = [];
   /** A checkpoint pointing past the last row seen: truncated, unless more rows follow. */
   pendingCheckpoint: number | undefined;
+  /** Where the links missing before that checkpoint begin. */
+  pendingGap: number | undefined;
   sealedAt: number | undefined;
   constructor(readonly tenant: string, readonly stream: string, readonly info: StreamInfo | undefined, readonly genesis: string | undefined, readonly windowed: boolean) {
     this.lastHash = genesis;
@@ -199,10 +201,7 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
 
   const leave = (s: ChainState) => {
     if (!s.broken && s.pendingCheckpoint !== undefined) {
-      // The first missing link that no retention cut accounts for.
-      let pos = s.lastSeq + 1;
-      for (let cut = s.cuts.find((c) => c.first <= pos && c.last >= pos); cut; cut = s.cuts.find((c) => c.first <= pos && c.last >= pos)) pos = cut.last + 1;
-      fail(s, { seq: pos, kind: 'truncated', detail: `a signed checkpoint covers seq ${s.pendingCheckpoint}, but the chain ends at seq ${s.lastSeq}` });
+      fail(s, { seq: s.pendingGap ?? s.lastSeq + 1, kind: 'truncated', detail: `a signed checkpoint covers seq ${s.pendingCheckpoint}, but the chain ends at seq ${s.lastSeq}` });
     }
   };
 
@@ -224,7 +223,6 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
         hash = undefined; // partially deleted cut: the edge before `to` is not known
       }
     }
-    s.cuts = s.cuts.filter((c) => c.last >= to);
     return { ok: true, hash };
   };
 
@@ -280,6 +278,7 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
         return;
       }
       expected = b.hash;
+      s.cuts = s.cuts.filter((c) => c.last >= seq);
     }
     if (expected !== undefined && r[PREV] !== expected) {
       fail(s, { seq, kind: 'edited', detail: seq === 1 ? 'the first link does not start from the chain\'s genesis' : 'the event does not link to the one before it', event_id: r[ID], row: r, check: 'link' });
@@ -289,6 +288,7 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
     s.lastSeq = seq;
     s.lastHash = r[HASH];
     s.pendingCheckpoint = undefined;
+    s.pendingGap = undefined;
   };
 
   const onCut = (r: Rec) => {
@@ -319,18 +319,19 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
       return;
     }
     if (p.kind === 'final') s.sealedAt = Math.min(s.sealedAt ?? Infinity, seq);
-    if (s.started && s.lastSeq === seq) {
-      if (s.lastHash !== p.hash) fail(s, { seq, kind: 'edited', detail: `the chain up to seq ${seq} differs from its signed checkpoint (history rewritten)` });
+    if (s.windowed && !s.started) return; // the window opens on a checkpoint whose row is gone: the next row decides
+    if (s.lastSeq > seq) return; // before the window
+    // Everything from the last link up to the checkpoint must be there (or cut by retention) and match it.
+    const b = bridge(s, seq + 1);
+    if (b.ok) {
+      if (b.hash !== undefined && b.hash !== p.hash) {
+        fail(s, { seq, kind: 'edited', detail: `the chain up to seq ${seq} differs from its signed checkpoint (history rewritten)` });
+      }
       return;
     }
-    if (s.started && s.lastSeq > seq) return; // before the window
-    const cut = s.cuts.find((c) => c.first <= seq && c.last >= seq);
-    if (cut) {
-      if (cut.last === seq && cut.hash !== p.hash) fail(s, { seq, kind: 'edited', detail: `the retention cut ending at seq ${seq} differs from its signed checkpoint` });
-      return;
-    }
-    if (s.windowed && !s.started) return; // window opened on a checkpoint whose row is gone: the next row decides
+    // Missing links before a signed head: deleted if more links follow, else the tail was cut off.
     s.pendingCheckpoint = Math.max(s.pendingCheckpoint ?? 0, seq);
+    s.pendingGap ??= b.seq;
   };
 
   const dispatch = async (r: Rec) => {
@@ -368,11 +369,11 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
   // Every erased row must point at a recorded erasure of its tenant.
   if (erasures.size > 0) {
     const ids = [...new Set([...erasures.values()].map((r) => r.erasure_id))].filter((id) => UUID_RE.test(id));
-    const known = new Set((await store.query<{ t: string; id: string }>(
-      `SELECT tenant_id AS t, toString(id) AS id FROM ${store.table(TABLE)}
+    const known = new Set((await store.query<{ t: string; event_id: string }>(
+      `SELECT tenant_id AS t, toString(id) AS event_id FROM ${store.table(TABLE)}
        WHERE activity_type = 'audit.erasure' AND id IN {ids:Array(UUID)}`,
       { ids }, 'verify',
-    )).map((r) => `${r.t}\u0000${r.id}`));
+    )).map((r) => `${r.t}\u0000${r.event_id}`));
     for (const [key, ref] of erasures) {
       if (!known.has(key) && !found.some((f) => f.tenant_id === ref.tenant && f.stream === ref.stream)) {
         found.push({ tenant_id: ref.tenant, stream: ref.stream, seq: ref.seq, kind: 'edited', detail: 'marked erased by an erasure that was never recorded', event_id: ref.event_id });
