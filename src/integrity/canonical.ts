@@ -5,7 +5,7 @@
 // Every canonical text is a JSON object with keys in sorted order (RFC 8785 / JCS style) and
 // only strings, safe integers and null as values, so JSON.stringify of an object literal written
 // in sorted key order *is* its JCS serialization. Times are epoch milliseconds.
-import crypto from 'node:crypto';
+import crypto, { type KeyObject } from 'node:crypto';
 import type { MacKeys } from './keys.ts';
 
 export const CANON_VERSION = 1;
@@ -140,7 +140,7 @@ export function eraseDetails(text: string, policy: PiiPolicy, erase: (value: unk
   return n > 0 ? JSON.stringify(out) : undefined;
 }
 
-const hmac = (key: Buffer, text: string) => crypto.createHmac('sha256', key).update(text).digest('hex');
+const hmac = (key: KeyObject, text: string) => crypto.createHmac('sha256', key).update(text).digest('hex');
 
 /** The personal values' MAC text (keys sorted). */
 function personalText(e: ChainEvent, personalResource: boolean, personal: PersonalValue[]): string {

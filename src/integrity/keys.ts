@@ -24,11 +24,11 @@ export interface IntegrityKeyConfig {
 export interface MacKeys {
   /** Identifies the master key (not secret: a hash of a derived key). */
   id: string;
-  chain: Buffer;
-  pii: Buffer;
-  cut: Buffer;
-  erasure: Buffer;
-  subject: Buffer;
+  chain: KeyObject;
+  pii: KeyObject;
+  cut: KeyObject;
+  erasure: KeyObject;
+  subject: KeyObject;
 }
 
 export interface PublicKeyEntry {
@@ -55,15 +55,16 @@ function derive(master: Buffer, purpose: string): Buffer {
   return crypto.createHmac('sha256', master).update(`audithouse/${purpose}/v1`).digest();
 }
 
+/** KeyObjects, not Buffers: HMAC with a prepared key object is markedly faster per call. */
 export function macKeys(master: Buffer): MacKeys {
-  const chain = derive(master, 'chain');
+  const key = (purpose: string) => crypto.createSecretKey(derive(master, purpose));
   return {
     id: crypto.createHash('sha256').update(derive(master, 'key-id')).digest('hex').slice(0, 16),
-    chain,
-    pii: derive(master, 'pii'),
-    cut: derive(master, 'cut'),
-    erasure: derive(master, 'erasure'),
-    subject: derive(master, 'subject'),
+    chain: key('chain'),
+    pii: key('pii'),
+    cut: key('cut'),
+    erasure: key('erasure'),
+    subject: key('subject'),
   };
 }
 

@@ -48,7 +48,8 @@ export interface VerifyOptions {
   signal?: AbortSignal;
 }
 
-// Positions in the walk's rows (JSONCompactEachRow).
+// Positions in the walk's rows (TabSeparated: ClickHouse writes it ~2.5x faster than JSON, and
+// splitting on tabs is cheaper than JSON.parse).
 const K = 0, TENANT = 1, STREAM = 2, SEQ = 3, PREV = 4, HASH = 5, MAC = 6, ERASURE = 7, ID = 8, TS = 9, RECV = 10,
   ATYPE = 11, SEV = 12, ACTION = 13, OUTCOME = 14, RTYPE = 15, RID = 16, USER = 17, IP = 18, UA = 19, REQ = 20, DESC = 21,
   DETAILS = 22, LAST = 23;
@@ -56,6 +57,25 @@ type Rec = [number, string, string, number, string, string, string, string, stri
   string, string, string, string, string, string, string, string, string, number];
 const CUT = 0, ROW = 1, CHECKPOINT = 2;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The walk's sort spills to disk past this, so memory stays bounded however large the table is. */
+const SORT_SPILL_BYTES = 128 * 1024 * 1024;
+
+const UNESCAPE: Record<string, string> = { b: '\b', f: '\f', r: '\r', n: '\n', t: '\t', '0': '\0', a: '\x07', v: '\v', e: '\x1b' };
+/** One TabSeparated line: fields split on tabs, ClickHouse's backslash escapes undone. */
+function parseRecord(line: string): Rec {
+  const f = line.split('\t') as unknown[];
+  for (let i = 0; i < f.length; i++) {
+    const v = f[i] as string;
+    if (v.includes('\\')) f[i] = v.replace(/\\(.)/g, (_, c: string) => UNESCAPE[c] ?? c);
+  }
+  f[K] = Number(f[K]);
+  f[SEQ] = Number(f[SEQ]);
+  f[TS] = Number(f[TS]);
+  f[RECV] = Number(f[RECV]);
+  f[LAST] = Number(f[LAST]);
+  return f as Rec;
+}
 
 function toEvent(r: Rec): ChainEvent {
   return {
@@ -171,7 +191,7 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
         toUnixTimestamp64Milli(created_at), toInt64(0), ${Array(11).fill("''").join(', ')}, jws, toUInt64(0)
       FROM ${store.table('integrity_checkpoints')} WHERE ${conds.cps.join(' AND ')}
     ) ORDER BY t, s, q, k
-    SETTINGS output_format_json_quote_64bit_integers = 0`;
+    SETTINGS max_bytes_before_external_sort = ${SORT_SPILL_BYTES}, max_bytes_ratio_before_external_sort = 0, max_block_size = 8192`;
 
   const report: VerifyReport = {
     ok: true, tenant_id: opts.tenant ?? null, since: opts.since !== undefined ? new Date(opts.since).toISOString() : null,
@@ -334,7 +354,8 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
     s.pendingGap ??= b.seq;
   };
 
-  const dispatch = async (r: Rec) => {
+  /** Synchronous except for checkpoints (signature checks), so the common path costs no promise per row. */
+  const dispatch = (r: Rec): Promise<void> | undefined => {
     if (r[K] === ROW) {
       // Rows are held one step so that two rows claiming the same place are seen together.
       if (held && held[TENANT] === r[TENANT] && held[STREAM] === r[STREAM] && held[SEQ] === r[SEQ] && r[STREAM] !== '') {
@@ -351,18 +372,25 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
       onRow(held);
       held = undefined;
     }
-    if (r[K] === CUT) onCut(r);
-    else await onCheckpoint(r);
+    if (r[K] === CUT) {
+      onCut(r);
+      return undefined;
+    }
+    return onCheckpoint(r);
   };
 
   let rest = '';
-  for await (const chunk of store.stream(sql, params, 'JSONCompactEachRow', opts.signal)) {
+  for await (const chunk of store.stream(sql, params, 'TabSeparated', opts.signal)) {
     const text = rest + chunk;
     const lines = text.split('\n');
     rest = lines.pop() ?? '';
-    for (const line of lines) if (line) await dispatch(JSON.parse(line) as Rec);
+    for (const line of lines) {
+      if (!line) continue;
+      const pending = dispatch(parseRecord(line));
+      if (pending) await pending;
+    }
   }
-  if (rest) await dispatch(JSON.parse(rest) as Rec);
+  if (rest) await dispatch(parseRecord(rest));
   if (held) onRow(held);
   if (st) leave(st);
 
