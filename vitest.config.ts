@@ -1,6 +1,14 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // examples/ import the package by name; tests run them on the sources, not on a build.
+  resolve: {
+    alias: {
+      'audithouse/client': fileURLToPath(new URL('./src/client/index.ts', import.meta.url)),
+      'audithouse/hono': fileURLToPath(new URL('./src/hono/index.ts', import.meta.url)),
+    },
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // Each test file runs in its own process (forks): libchdb binds one data directory per

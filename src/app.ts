@@ -1,13 +1,18 @@
 // Builds the Hono app from the capability routers. Shared by the server and the tests.
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { requestId } from 'hono/request-id';
-import { authenticate } from './auth/middleware.ts';
+import { matchedRoutes } from 'hono/route';
+import { authenticate, noStore } from './auth/middleware.ts';
+import { mountApiDocs } from './docs/routes.ts';
 import type { AppEnv, Services } from './env.ts';
 import { badRequest, handleError, notFound } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
 import { ingestRoutes } from './ingest/routes.ts';
 import { integrityRoutes } from './integrity/routes.ts';
 import { queryRoutes } from './query/routes.ts';
+import { auditReads } from './query/access-log.ts';
+import { exportRoutes } from './query/export.ts';
 
 export function createApp(services: Services) {
   const app = new OpenAPIHono<AppEnv>({
@@ -26,7 +31,7 @@ export function createApp(services: Services) {
     c.set('services', services);
     c.set('log', services.log.child({ request_id: c.var.requestId }));
     await next();
-    const route = c.req.routePath || 'unmatched';
+    const route = routeLabel(c);
     const seconds = (performance.now() - start) / 1000;
     const status = c.res.status;
     services.metrics.httpRequests.inc({ route, method: c.req.method, status: `${Math.floor(status / 100)}xx` });
@@ -38,14 +43,31 @@ export function createApp(services: Services) {
   app.onError(handleError);
   app.notFound((c) => handleError(notFound(`No route for ${c.req.method} ${c.req.path}.`), c));
 
+  app.use('/api/*', noStore);
   app.use('/api/*', authenticate);
+  app.use('/api/*', auditReads);
+  app.use('/api/*', services.readRateLimit.middleware);
   app.route('/', healthRoutes());
   app.route('/', ingestRoutes());
   app.route('/', queryRoutes());
+  app.route('/', exportRoutes());
   app.route('/', integrityRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  mountApiDocs(app);
   return app;
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/**
+ * The route template for logs and metric labels (bounded: never the concrete path). When a
+ * middleware answered (e.g. 401 from authenticate), it names the route that would have answered,
+ * so an ingest 401 counts under the ingest route; nothing matched is "unmatched".
+ */
+function routeLabel(c: Context<AppEnv>): string {
+  const routes = matchedRoutes(c);
+  const answered = routes[c.req.routeIndex];
+  if (answered && answered.method !== 'ALL') return answered.path;
+  return routes.find((r) => r.method !== 'ALL')?.path ?? 'unmatched';
+}

@@ -2,7 +2,7 @@
 // Nothing else in the code base reads process.env.
 import path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_REDACT_KEYS } from './ingest/redact.ts';
+import { redactKeysFrom } from './ingest/redact.ts';
 
 const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
 
@@ -27,6 +27,18 @@ const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string(
 const identifier = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain identifier (letters, digits, _)');
+
+// Same rule as an event's activity_type (src/ingest/event.ts), which imports this file.
+const ACTIVITY_TYPE_LABEL_RE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
+/** Comma-separated activity types; a bounded list, since each becomes a label value. */
+const activityTypeList = optionalString.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  const types = [...new Set(v.split(',').map((t) => t.trim()).filter(Boolean))];
+  const bad = types.filter((t) => !ACTIVITY_TYPE_LABEL_RE.test(t) || t.length > 128);
+  if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `not dotted lowercase activity types: ${bad.join(', ')}` });
+  if (types.length > 200) ctx.addIssue({ code: 'custom', message: `at most 200 activity types (each is a metric label value); got ${types.length}` });
+  return types;
+});
 
 const logLevel = z
   .string()
@@ -64,15 +76,25 @@ const EnvSchema = z.object({
   AUDIT_JWKS_URL: optionalString.pipe(z.url({ message: 'expected a URL' }).optional()),
   AUDIT_JWT_ISSUER: optionalString,
   AUDIT_JWT_AUDIENCE: optionalString,
+  // Minimum time between JWKS refetches triggered by an unknown `kid` (rotation vs. refetch storms).
+  AUDIT_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
 
   // Ingest batching: one insert serves many concurrent requests.
   AUDIT_BATCH_MAX_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   AUDIT_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(2),
   // Take ip_address from X-Forwarded-For only behind a proxy you control.
   AUDIT_TRUST_PROXY: bool(false),
-  // Comma-separated keys whose values in `details` are replaced before storage (replaces the default list).
-  AUDIT_REDACT_KEYS: optionalString.transform((v) =>
-    v === undefined ? undefined : v.split(',').map((k) => k.trim()).filter(Boolean)),
+  // Comma-separated keys whose values in `details` are replaced before storage: added to the
+  // default list; "-key" removes a default.
+  AUDIT_REDACT_KEYS: optionalString.transform((v) => redactKeysFrom(v)),
+
+  // Reads per minute per token identity (tenant + sub) on GET /api/*; 0 turns the limit off.
+  AUDIT_READ_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  // Reading is audited (audit.accessed events); identical reads within the window are coalesced.
+  AUDIT_ACCESS_LOG_ENABLED: bool(true),
+  AUDIT_ACCESS_LOG_WINDOW_MS: z.coerce.number().int().min(10).max(60_000).default(2_000),
+  // Activity types counted under their own label in audit_activities_total (replaces the default list).
+  AUDIT_METRICS_ACTIVITY_TYPES: activityTypeList,
 
   // Integrity (src/integrity): hash chains, signed checkpoints, erasure.
   // Names this writer's streams; default: an id persisted in the data dir. Unique per replica.
@@ -121,8 +143,13 @@ export interface Config {
     jwksUrl: string | undefined;
     issuer: string | undefined;
     audience: string | undefined;
+    jwksCooldownMs: number;
   };
+  limits: { readRatePerMinute: number };
+  accessLog: { enabled: boolean; windowMs: number };
   ingest: { batchMaxRows: number; batchLingerMs: number; trustProxy: boolean; redactKeys: string[] };
+  /** Activity types with their own metric label; undefined = the built-in list. */
+  metrics: { activityTypes: string[] | undefined };
   integrity: {
     instanceId: string | undefined;
     key: string | undefined;
@@ -187,13 +214,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       jwksUrl: e.AUDIT_JWKS_URL,
       issuer: e.AUDIT_JWT_ISSUER,
       audience: e.AUDIT_JWT_AUDIENCE,
+      jwksCooldownMs: e.AUDIT_JWKS_COOLDOWN_MS,
     },
+    limits: { readRatePerMinute: e.AUDIT_READ_RATE_LIMIT },
+    accessLog: { enabled: e.AUDIT_ACCESS_LOG_ENABLED, windowMs: e.AUDIT_ACCESS_LOG_WINDOW_MS },
     ingest: {
       batchMaxRows: e.AUDIT_BATCH_MAX_ROWS,
       batchLingerMs: e.AUDIT_BATCH_LINGER_MS,
       trustProxy: e.AUDIT_TRUST_PROXY,
-      redactKeys: e.AUDIT_REDACT_KEYS ?? DEFAULT_REDACT_KEYS,
+      redactKeys: e.AUDIT_REDACT_KEYS,
     },
+    metrics: { activityTypes: e.AUDIT_METRICS_ACTIVITY_TYPES },
     integrity: {
       instanceId: e.AUDIT_INSTANCE_ID,
       key: e.AUDIT_INTEGRITY_KEY,

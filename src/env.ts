@@ -7,6 +7,8 @@ import type { Integrity } from './integrity/service.ts';
 import type { BatchWriter } from './ingest/writer.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
+import type { AccessLog } from './query/access-log.ts';
+import type { ReadRateLimit } from './auth/rate-limit.ts';
 import type { Store } from './store/client.ts';
 
 export interface Services {
@@ -17,6 +19,10 @@ export interface Services {
   metrics: Metrics;
   log: Logger;
   redactor: Redactor;
+  /** Records reads as audit.accessed events (src/query/access-log.ts). */
+  accessLog?: AccessLog;
+  /** Per-caller limit on GET /api/* (src/auth/rate-limit.ts). */
+  readRateLimit: ReadRateLimit;
   integrity: Integrity;
 }
 
@@ -27,5 +33,13 @@ export type AppEnv = {
     services: Services;
     /** Set by `authenticate` on /api routes. */
     principal: Principal;
+    /** The tenant a read was bound to (set by readTenant), for the access log. */
+    accessTenant: string | undefined;
+    /** Rows a read returned, for the access log. */
+    accessRows: number | undefined;
+    /** The event id of a read by id, for the access log. */
+    accessResource: string | undefined;
+    /** Set by endpoints that record their own access event (export, when its stream ends). */
+    accessAudited: boolean | undefined;
   };
 };

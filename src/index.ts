@@ -8,13 +8,14 @@ import { createLogger } from './logger.ts';
 import { retentionPolicy } from './retention/policy.ts';
 import { serve } from './server.ts';
 import { Store } from './store/client.ts';
-import { migrate } from './store/migrate.ts';
+import { migrate, plan } from './store/migrate.ts';
 
 const USAGE = `audithouse — audit-activity service
 
 Usage:
   audithouse serve                         start the HTTP service (default)
-  audithouse migrate                       apply ClickHouse migrations and exit
+  audithouse migrate [--cluster NAME] [--dry-run]
+                                           apply ClickHouse migrations (or print their DDL) and exit
   audithouse token --tenant T --scope "audit:read audit:write" [--sub U] [--days N]
                                            mint an HS256 token (AUDIT_JWT_SECRET or the dev secret)
   audithouse retention run [--dry-run]     archive and delete what retention says has expired
@@ -49,11 +50,20 @@ const commands: Record<string, Command> = {
     return new Promise<number>(() => {}); // runs until a signal
   },
 
-  async migrate(_args, config) {
+  async migrate(args, config) {
+    const { values } = parseArgs({ args, options: { cluster: { type: 'string' }, 'dry-run': { type: 'boolean' } }, strict: true });
+    const cluster = values.cluster ?? config.clickhouse.cluster;
+    if (values['dry-run']) {
+      // Prints the DDL a fresh deployment runs; connects to nothing.
+      for (const step of plan({ database: config.clickhouse.database, cluster })) {
+        process.stdout.write(`-- ${step.name}\n${step.statements.map((s) => `${s};\n`).join('\n')}\n`);
+      }
+      return 0;
+    }
     const log = createLogger(config.log);
     const store = await Store.fromConfig(config);
     try {
-      const r = await migrate(store, { policy: retentionPolicy(config), log });
+      const r = await migrate(store, { policy: retentionPolicy(config), log, cluster });
       process.stdout.write(`applied ${r.applied.length} migration(s)${r.applied.length ? `: ${r.applied.join(', ')}` : ''}; ${r.skipped.length} already applied; TTL ${r.ttlChanged ? 'updated' : 'unchanged'}\n`);
       return 0;
     } finally {

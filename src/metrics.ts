@@ -2,6 +2,7 @@
 // Label sets are bounded: severities are an enum, activity types pass through an allow-list
 // (everything else counts as "other"), and no user or resource id is ever a label.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { severities } from './config.ts';
 
 export const DEFAULT_ACTIVITY_TYPE_LABELS = [
   'user.login', 'user.logout', 'user.login_failed', 'user.created', 'user.updated', 'user.deleted',
@@ -9,10 +10,15 @@ export const DEFAULT_ACTIVITY_TYPE_LABELS = [
   'permission.granted', 'permission.revoked', 'secret.accessed', 'config.changed',
 ];
 
-export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabels?: string[] } = {}) {
+/** The ingest route, whose error ratio is alerted on (prometheus/rules/audithouse.yml). */
+export const INGEST_ROUTE = '/api/v1/audit/activities';
+
+export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabels?: string[] | undefined } = {}) {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const allowed = new Set(opts.activityTypeLabels ?? DEFAULT_ACTIVITY_TYPE_LABELS);
+  // Set by the storage-size watcher (src/store/storage-size.ts): refreshes the gauge on scrape.
+  let refreshStorageSize: (() => Promise<void>) | undefined;
 
   const activitiesTotal = new Counter({
     name: 'audit_activities_total',
@@ -47,18 +53,26 @@ export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabe
       help: 'Duration of audit store operations, by operation',
       labelNames: ['operation'] as const,
       // Store round trips: from sub-millisecond point reads to multi-second exports.
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
     storageSize: new Gauge({
       name: 'audit_storage_size_bytes',
       help: 'Bytes on disk of the audit tables (active parts, from system.parts)',
       registers: [registry],
+      async collect() {
+        await refreshStorageSize?.();
+      },
     }),
+    /** The storage-size watcher registers its (cached, never-throwing) refresh here. */
+    onStorageSizeScrape(refresh: (() => Promise<void>) | undefined) {
+      refreshStorageSize = refresh;
+    },
     ingestBatchSize: new Histogram({
       name: 'audit_ingest_batch_size',
       help: 'Rows per insert issued by the batching writer',
-      buckets: [1, 5, 10, 50, 100, 500, 1000, 5000, 10000, 50000],
+      // Rows: single posts, client batches, group commits up to AUDIT_BATCH_MAX_ROWS (20,000 by default).
+      buckets: [1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000, 50000, 100000],
       registers: [registry],
     }),
     spoolEvents: new Gauge({
@@ -76,7 +90,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabe
       name: 'audit_http_request_duration_seconds',
       help: 'HTTP request duration, by route template and method',
       labelNames: ['route', 'method'] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
     redactions: new Counter({
@@ -90,7 +104,21 @@ export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabe
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    retentionLastSuccess: new Gauge({
+      name: 'audit_retention_last_success_timestamp_seconds',
+      help: 'Unix time of the last retention job run that succeeded (0: none since start)',
+      registers: [registry],
+    }),
   };
+  // Every labelled series the alert rules read starts at 0: a series that first appears at 1 has
+  // no increase for rate()/increase(), so the first CRITICAL event (or first 5xx) would go unseen.
+  for (const severity of severities) {
+    for (const activity_type of [...allowed, 'other']) activitiesTotal.inc({ activity_type, severity }, 0);
+    metrics.retentionDeleted.inc({ severity }, 0);
+    metrics.retentionArchived.inc({ severity }, 0);
+  }
+  for (const status of ['2xx', '4xx', '5xx']) metrics.httpRequests.inc({ route: INGEST_ROUTE, method: 'POST', status }, 0);
+  metrics.ingestRejected.inc({ reason: 'store-unavailable' }, 0);
   return metrics;
 }
 

@@ -5,20 +5,44 @@ import { createApp } from './app.ts';
 import { mintToken, resolveJwtSecret } from './auth/jwt.ts';
 import type { Config } from './config.ts';
 import { createLogger } from './logger.ts';
-import { startServices } from './services.ts';
+import { startServices, type StartedServices } from './services.ts';
 
-export async function serve(config: Config): Promise<{ close(): Promise<void>; port: number }> {
+/**
+ * Against slow clients (slowloris) and stuck readers. Headers must arrive within 15 s and a whole
+ * request (at most 10 MiB of body) within 60 s; an idle keep-alive socket closes after 5 s; a
+ * socket with no progress either way for 2 min is destroyed (Node lets one extra period pass
+ * while a write is pending), so a client that stops reading an export loses the connection and
+ * the query stops. Node enforces the first two on a timer, checked every 2 s.
+ */
+export const SERVER_TIMEOUTS = {
+  headersTimeout: 15_000,
+  requestTimeout: 60_000,
+  keepAliveTimeout: 5_000,
+  socketIdleTimeout: 120_000,
+  connectionsCheckingInterval: 2_000,
+};
+export type ServerTimeouts = typeof SERVER_TIMEOUTS;
+
+export async function serve(config: Config, opts: { timeouts?: Partial<ServerTimeouts> } = {}): Promise<{ close(): Promise<void>; port: number; server: Server; services: StartedServices }> {
   const log = createLogger(config.log);
   const services = await startServices(config, log);
   const app = createApp(services);
+  const timeouts = { ...SERVER_TIMEOUTS, ...opts.timeouts };
 
   const server = await new Promise<Server>((resolve) => {
-    const s = serveNode({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s as Server));
+    const s = serveNode({
+      fetch: app.fetch,
+      port: config.port,
+      hostname: config.host,
+      serverOptions: {
+        headersTimeout: timeouts.headersTimeout,
+        requestTimeout: timeouts.requestTimeout,
+        keepAliveTimeout: timeouts.keepAliveTimeout,
+        connectionsCheckingInterval: timeouts.connectionsCheckingInterval,
+      },
+    }, () => resolve(s as Server));
   });
-  // Slow clients must not hold sockets forever (slowloris); bodies are at most 10 MiB.
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 15_000;
-  server.keepAliveTimeout = 5_000;
+  server.setTimeout(timeouts.socketIdleTimeout, (socket) => socket.destroy());
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   log.info({ port, store: services.store.kind, database: services.store.database }, 'audithouse listening');
@@ -34,7 +58,7 @@ export async function serve(config: Config): Promise<{ close(): Promise<void>; p
       await services.shutdown();
       log.info('shutdown complete');
     })());
-  return { close, port };
+  return { close, port, server, services };
 }
 
 async function printDevWelcome(secret: string, file: string, port: number) {

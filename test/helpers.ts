@@ -7,7 +7,7 @@ import path from 'node:path';
 import { createApp } from '../src/app.ts';
 import { mintToken } from '../src/auth/jwt.ts';
 import { loadConfig } from '../src/config.ts';
-import { createLogger } from '../src/logger.ts';
+import { createLogger, type Logger } from '../src/logger.ts';
 import { startServices, type StartedServices } from '../src/services.ts';
 
 export const TEST_SECRET = 'test-secret-0123456789-0123456789-abcdef';
@@ -31,7 +31,7 @@ export interface TestService {
   close(): Promise<void>;
 }
 
-export async function createTestService(env: Record<string, string> = {}): Promise<TestService> {
+export async function createTestService(env: Record<string, string> = {}, opts: { log?: Logger } = {}): Promise<TestService> {
   const database = `t_${crypto.randomBytes(6).toString('hex')}`;
   const config = loadConfig({
     AUDIT_DATA_DIR: testDataDir(),
@@ -39,9 +39,14 @@ export async function createTestService(env: Record<string, string> = {}): Promi
     AUDIT_JWT_SECRET: TEST_SECRET,
     AUDIT_LOG_LEVEL: 'silent',
     AUDIT_BATCH_LINGER_MS: '1',
+    // Off unless a test turns them on: access events are written asynchronously and would land
+    // in row counts and listings of suites that test something else; a rate limit would cap
+    // suites that read a lot. test/access-log.test.ts and test/limits.test.ts turn them on.
+    AUDIT_ACCESS_LOG_ENABLED: 'false',
+    AUDIT_READ_RATE_LIMIT: '0',
     ...env,
   });
-  const services = await startServices(config, createLogger({ level: 'silent' }));
+  const services = await startServices(config, opts.log ?? createLogger({ level: 'silent' }));
   const app = createApp(services);
   const defaultToken = await mintToken(TEST_SECRET, { tenant: 'acme', scope: 'audit:read audit:write', sub: 'alice' });
   const t: TestService = {

@@ -6,37 +6,75 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config.ts';
-import { unauthorized } from '../errors.ts';
+import { ApiError, unauthorized } from '../errors.ts';
 import type { Principal } from './principal.ts';
 
-const MAX_TOKEN_LENGTH = 8 * 1024;
-const CLOCK_TOLERANCE_S = 30;
-const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'];
+/** Real tokens are well under 2 KiB; anything larger is refused before any parsing or crypto. */
+export const MAX_TOKEN_LENGTH = 8 * 1024;
+/** Small allowance for clock skew between the issuer and us (exp, nbf). */
+export const CLOCK_TOLERANCE_S = 30;
+/**
+ * Asymmetric algorithms accepted from a JWKS. Each is bound to its key type by jose's key
+ * selection: an RS or PS token only matches `kty: RSA` keys, ES256 only EC P-256 keys, ES384 only
+ * P-384, EdDSA/Ed25519 only OKP Ed25519; a JWK that declares `alg` is used with that alg only, and
+ * only public keys with `use: sig` (or no `use`) qualify. HS256 is never accepted from a JWKS, so a
+ * public key can never be abused as an HMAC secret (HS/RS confusion).
+ */
+export const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA', 'Ed25519'];
+/** With a shared secret only HS256 is accepted. */
+export const SECRET_ALGORITHMS = ['HS256'];
+/** Matches what the claims must look like; no control characters in a tenant. */
+const TENANT_RE = /^[^\u0000-\u001F\u007F]{1,128}$/;
 
 export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
 }
 
-export function createVerifier(opts: {
+export interface VerifierOptions {
   secret?: string | undefined;
   jwksUrl?: string | undefined;
   issuer?: string | undefined;
   audience?: string | undefined;
-}): TokenVerifier {
+  /** Minimum time between JWKS refetches triggered by an unknown `kid` (default 30 s). */
+  jwksCooldownMs?: number | undefined;
+  /** How long fetched JWKS keys are trusted without refetching (default 10 min). */
+  jwksMaxAgeMs?: number | undefined;
+}
+
+/** The key source could not be reached: not the caller's fault, so 503 rather than 401. */
+class KeySourceUnavailable extends Error {}
+
+/**
+ * A JWKS key resolver that tells "this token names no key we know" (the token's problem: 401)
+ * apart from "we could not fetch the keys" (ours: 503).
+ */
+function remoteKeys(url: string, cooldownMs: number, maxAgeMs: number): JWTVerifyGetKey {
+  const jwks = createRemoteJWKSet(new URL(url), { cooldownDuration: cooldownMs, cacheMaxAge: maxAgeMs, timeoutDuration: 5_000 });
+  return async (header, token) => {
+    try {
+      return await jwks(header, token);
+    } catch (err) {
+      if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys || err instanceof joseErrors.JOSENotSupported) throw err;
+      throw new KeySourceUnavailable(`JWKS unavailable: ${(err as Error).message}`, { cause: err });
+    }
+  };
+}
+
+export function createVerifier(opts: VerifierOptions): TokenVerifier {
   let key: Uint8Array | JWTVerifyGetKey;
   let algorithms: string[];
   if (opts.jwksUrl) {
-    key = createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
-    algorithms = ASYMMETRIC_ALGS;
+    key = remoteKeys(opts.jwksUrl, opts.jwksCooldownMs ?? 30_000, opts.jwksMaxAgeMs ?? 10 * 60_000);
+    algorithms = JWKS_ALGORITHMS;
   } else if (opts.secret) {
     key = new TextEncoder().encode(opts.secret);
-    algorithms = ['HS256'];
+    algorithms = SECRET_ALGORITHMS;
   } else {
     throw new Error('no JWT verification key: set AUDIT_JWT_SECRET or AUDIT_JWKS_URL');
   }
   return {
     async verify(token) {
-      if (token.length > MAX_TOKEN_LENGTH) throw unauthorized('The bearer token is too large.');
+      if (token.length > MAX_TOKEN_LENGTH) throw unauthorized(`The bearer token is larger than ${MAX_TOKEN_LENGTH} bytes.`);
       let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(token, key as Uint8Array, {
@@ -47,6 +85,9 @@ export function createVerifier(opts: {
           ...(opts.audience ? { audience: opts.audience } : {}),
         }));
       } catch (err) {
+        if (err instanceof KeySourceUnavailable) {
+          throw new ApiError(503, 'auth-unavailable', 'The token signing keys cannot be fetched right now; retry shortly.', { headers: { 'Retry-After': '5' } });
+        }
         throw unauthorized(describeJoseError(err));
       }
       return principalFrom(payload);
@@ -54,11 +95,15 @@ export function createVerifier(opts: {
   };
 }
 
+/** Says why a token was refused without echoing any part of it. */
 function describeJoseError(err: unknown): string {
   if (err instanceof joseErrors.JWTExpired) return 'The bearer token has expired.';
   if (err instanceof joseErrors.JWTClaimValidationFailed) return `The bearer token's "${err.claim}" claim is not acceptable (${err.reason}).`;
   if (err instanceof joseErrors.JWKSNoMatchingKey) return 'The bearer token was signed by a key this service does not know.';
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'The bearer token uses a signing algorithm this service does not accept.';
+  if (err instanceof joseErrors.JWKSMultipleMatchingKeys) return 'The bearer token was signed by a key this service does not know.';
+  if (err instanceof joseErrors.JOSENotSupported && /crit|Extension Header/i.test(err.message)) return 'The bearer token carries a critical header extension this service does not support.';
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) return 'The bearer token uses a signing algorithm this service does not accept.';
+  if (err instanceof TypeError && /modulusLength/.test(err.message)) return 'The bearer token was signed with an RSA key shorter than 2048 bits.';
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'The bearer token signature is invalid.';
   return 'The bearer token is malformed or cannot be verified.';
 }
@@ -69,10 +114,10 @@ function principalFrom(payload: JWTPayload): Principal {
   if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
     throw unauthorized('The bearer token has no usable "sub" claim.');
   }
-  if (typeof tenant !== 'string' || !/^[^\u0000-\u001F\u007F]{1,128}$/.test(tenant)) {
+  if (typeof tenant !== 'string' || !TENANT_RE.test(tenant)) {
     throw unauthorized('The bearer token has no usable "tenant_id" claim.');
   }
-  if (typeof scope !== 'string') throw unauthorized('The bearer token has no "scope" claim.');
+  if (typeof scope !== 'string') throw unauthorized('The bearer token has no "scope" claim (a space-separated string).');
   return { sub: payload.sub, tenantId: tenant, scopes: new Set(scope.split(/\s+/).filter(Boolean)) };
 }
 

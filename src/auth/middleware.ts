@@ -28,7 +28,19 @@ export const requireScope = (scope: Scope): MiddlewareHandler<AppEnv> => async (
  */
 export function readTenant(c: Context<AppEnv>, requested: string | undefined): string {
   const p: Principal = c.var.principal;
-  if (requested === undefined || requested === p.tenantId) return p.tenantId;
-  if (hasScope(p, 'audit:admin')) return requested;
+  if (requested === undefined || requested === p.tenantId) {
+    c.set('accessTenant', p.tenantId);
+    return p.tenantId;
+  }
+  if (hasScope(p, 'audit:admin')) {
+    c.set('accessTenant', requested);
+    return requested;
+  }
   throw new ApiError(403, 'tenant-forbidden', 'Only an audit:admin token may read another tenant (tenant_id parameter).');
 }
+
+/** Audit data must not sit in browser or proxy caches. */
+export const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  c.res.headers.set('Cache-Control', 'no-store');
+};

@@ -14,6 +14,16 @@ export const MIN_TIMESTAMP_MS = 0;
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 // ISO-8601 date-time with an explicit zone (Z or ±hh:mm); fractional seconds allowed.
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+/** Date.parse rolls 2026-02-31 over to March; a real calendar date must survive the round trip. */
+export function isRealIsoDate(s: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/.exec(s);
+  if (!m || Number.isNaN(Date.parse(s))) return false;
+  const [y, mo, d, h = '0', mi = '0', sec = '0'] = m.slice(1).map((x) => x ?? '0') as string[];
+  const date = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  return date.getUTCFullYear() === Number(y) && date.getUTCMonth() === Number(mo) - 1 && date.getUTCDate() === Number(d) &&
+    Number(h) < 24 && Number(mi) < 60 && Number(sec) < 60;
+}
+
 const ACTIVITY_TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
 
 // No NUL or other C0 control characters (tab, LF, CR allowed in free text only).
@@ -30,7 +40,7 @@ export const AuditEventInput = z
     id: z.string().regex(UUID_RE, 'must be a UUID').optional()
       .openapi({ description: 'Idempotency key: the same id posted twice is stored once', example: '0192f0c1-6c2e-7cc0-8a1e-3f5b1d2c4e5f' }),
     timestamp: z.string().regex(ISO_RE, 'must be an ISO-8601 date-time with a zone, e.g. 2026-01-31T12:00:00.000Z')
-      .refine((s) => !Number.isNaN(Date.parse(s)), 'is not a valid date')
+      .refine(isRealIsoDate, 'is not a valid calendar date and time')
       .optional()
       .openapi({ description: 'When it happened (UTC, millisecond precision). Default: receipt time.' }),
     activity_type: z.string().max(128, 'must be at most 128 characters')

@@ -74,6 +74,14 @@ export function normalizeEvents(raw: unknown[], ctx: RequestContext, redactor: R
       redactions += r.count;
       description = r.value;
     }
+    // Identifiers and labels: credential-shaped values are scrubbed too (never card numbers,
+    // whose shape a numeric id can share).
+    const label = (v: string) => {
+      if (v === '') return v;
+      const r = redactor.tokens(v);
+      redactions += r.count;
+      return r.value;
+    };
     rows.push({
       id: (e.id ?? uuidv7(ts)).toLowerCase(),
       tenant_id: tenant,
@@ -81,14 +89,14 @@ export function normalizeEvents(raw: unknown[], ctx: RequestContext, redactor: R
       received_at: ctx.now,
       activity_type: e.activity_type,
       severity: e.severity,
-      action: e.action,
+      action: label(e.action),
       outcome: e.outcome,
-      resource_type: e.resource_type ?? '',
-      user_agent: e.user_agent ?? ctx.userAgent,
+      resource_type: label(e.resource_type ?? ''),
+      user_agent: label(e.user_agent ?? ctx.userAgent),
       user_id: e.user_id ?? ctx.principal.sub,
-      resource_id: e.resource_id ?? '',
+      resource_id: label(e.resource_id ?? ''),
       ip_address: e.ip_address ?? ctx.ip,
-      request_id: e.request_id ?? ctx.requestId,
+      request_id: label(e.request_id ?? ctx.requestId),
       description,
       details,
     });

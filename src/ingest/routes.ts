@@ -18,6 +18,7 @@ export const IngestAccepted = z
   })
   .openapi('IngestAccepted');
 
+/** The client address (X-Forwarded-For only with AUDIT_TRUST_PROXY). */
 export function clientIp(c: Context<AppEnv>): string {
   if (c.var.services.config.ingest.trustProxy) {
     const fwd = c.req.header('X-Forwarded-For')?.split(',')[0]?.trim();

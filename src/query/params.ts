@@ -1,11 +1,12 @@
 // Query-string schemas of the read endpoints (the export endpoint reuses the filter part).
 import { z } from '@hono/zod-openapi';
+import { isRealIsoDate } from '../ingest/event.ts';
 import { severities } from '../config.ts';
 import type { ActivityFilters } from '../store/activities.ts';
 
 const isoTime = z
   .string()
-  .refine((s) => /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)),
+  .refine((s) => /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && isRealIsoDate(s),
     'must be an ISO-8601 date or date-time, e.g. 2026-01-31T00:00:00Z')
   .transform((s) => Date.parse(/[T ]/.test(s) && !/(Z|[+-]\d{2}:?\d{2})$/.test(s) ? `${s}Z` : s));
 

@@ -73,6 +73,7 @@ export function queryRoutes() {
       const data = await listEvents(c.var.services.store, tenant, toFilters(q), q.limit, cursor);
       const last = data.at(-1);
       const next_cursor = data.length === q.limit && last ? encodeCursor({ ts: Date.parse(last.timestamp), id: last.id }) : null;
+      c.set('accessRows', data.length);
       return c.json({ data, next_cursor }, 200);
     })
     .openapi(recentRoute, async (c) => {
@@ -80,12 +81,15 @@ export function queryRoutes() {
       const tenant = readTenant(c, q.tenant_id);
       const since = Date.now() - q.days * 86_400_000;
       const data = await listEvents(c.var.services.store, tenant, { user_id: q.user_id, since }, q.limit);
+      c.set('accessRows', data.length);
       return c.json(data, 200);
     })
     .openapi(getRoute, async (c) => {
       const { id } = c.req.valid('param');
       const tenant = readTenant(c, c.req.valid('query').tenant_id);
+      c.set('accessResource', id.toLowerCase());
       const event = await getEvent(c.var.services.store, tenant, id.toLowerCase());
+      c.set('accessRows', event ? 1 : 0);
       if (!event) throw notFound(`No event ${id} in tenant "${tenant}".`);
       return c.json(event, 200);
     });

@@ -175,3 +175,31 @@ export async function getEvent(store: Store, tenant: string, id: string): Promis
   );
   return rows[0] ? toAuditEvent(rows[0]) : undefined;
 }
+
+/**
+ * Streams a tenant's events, newest first, in batches as the store produces them: the whole
+ * result is never in memory (the sort key makes this a reverse in-order read, no sort buffer).
+ */
+export async function* streamEvents(
+  store: Store,
+  tenant: string,
+  filters: ActivityFilters,
+  opts: { limit?: number | undefined; signal?: AbortSignal } = {},
+): AsyncGenerator<AuditEvent[]> {
+  const where = whereClause(tenant, filters);
+  const params: QueryParams = { ...where.params };
+  let sql = `SELECT ${SELECT_EVENT} FROM ${store.table(TABLE)} WHERE ${where.sql} ORDER BY timestamp DESC, id DESC`;
+  if (opts.limit !== undefined) {
+    sql += ' LIMIT {limit:UInt64}';
+    params.limit = opts.limit;
+  }
+  let rest = '';
+  for await (const chunk of store.stream(sql, params, 'JSONEachRow', opts.signal)) {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop()!;
+    const batch: AuditEvent[] = [];
+    for (const line of lines) if (line) batch.push(toAuditEvent(JSON.parse(line) as EventRecord));
+    if (batch.length > 0) yield batch;
+  }
+  if (rest) yield [toAuditEvent(JSON.parse(rest) as EventRecord)];
+}

@@ -17,6 +17,8 @@ export interface StoreOptions {
   user?: string;
   password?: string;
   database: string;
+  /** Cluster name: inserts into Distributed tables then wait until the shards have the rows. */
+  cluster?: string | undefined;
   metrics?: Metrics;
 }
 
@@ -56,7 +58,11 @@ export class Store {
         database: opts.database,
         application: 'audithouse',
         request_timeout: 30_000,
-        clickhouse_settings: { date_time_input_format: 'best_effort' },
+        clickhouse_settings: {
+          date_time_input_format: 'best_effort',
+          // A 202 must mean "stored": a Distributed insert returns only once every shard has its rows.
+          ...(opts.cluster ? { distributed_foreground_insert: 1 } : {}),
+        },
       });
       return new Store(client, 'server', opts.database, undefined, opts.metrics);
     }
@@ -74,6 +80,7 @@ export class Store {
       user: config.clickhouse.user,
       password: config.clickhouse.password,
       database: config.clickhouse.database,
+      cluster: config.clickhouse.cluster,
       ...(metrics ? { metrics } : {}),
     });
   }
@@ -126,7 +133,9 @@ export class Store {
    * never holding the whole result in memory. chDB's client.query buffers, so embedded mode uses
    * chDB's native streaming session on the same data directory (same-path sessions coexist).
    */
-  async *stream(sql: string, params: QueryParams = {}, format = 'JSONEachRow', signal?: AbortSignal): AsyncGenerator<string> {
+  async *stream(sql: string, params: QueryParams = {}, format = 'JSONEachRow', signal?: AbortSignal, operation = 'stream'): AsyncGenerator<string> {
+    // Timed from the first read to the last chunk (or the consumer's early return).
+    const end = this.metrics?.queryDuration.startTimer({ operation });
     try {
       if (this.kind === 'embedded') {
         const session = await this.nativeSession();
@@ -144,6 +153,8 @@ export class Store {
       }
     } catch (err) {
       throw toStoreError(err, 'query');
+    } finally {
+      end?.();
     }
   }
 

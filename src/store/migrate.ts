@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { renderForCluster } from '../cluster/render.ts';
 import type { Logger } from '../logger.ts';
 import { ttlExpression, type RetentionPolicy } from '../retention/policy.ts';
 import type { Store } from './client.ts';
@@ -53,22 +54,45 @@ export interface MigrateResult {
   ttlChanged: boolean;
 }
 
-export async function migrate(
-  store: Store,
-  opts: { policy: RetentionPolicy; log?: Logger; migrations?: Migration[] },
-): Promise<MigrateResult> {
-  const db = store.database;
-  await store.command(`CREATE DATABASE IF NOT EXISTS \`${db}\``);
-  await store.command(
-    `CREATE TABLE IF NOT EXISTS ${store.table('schema_migrations')}
+/** The bookkeeping tables every deployment has, before any migration file. */
+export function bootstrapStatements(database: string): string[] {
+  const db = `\`${database}\``;
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${db}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations
      (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
      ENGINE = MergeTree ORDER BY version`,
-  );
-  await store.command(
-    `CREATE TABLE IF NOT EXISTS ${store.table('audit_meta')}
+    `CREATE TABLE IF NOT EXISTS ${db}.audit_meta
      (key String, value String, updated_at DateTime64(3, 'UTC') DEFAULT now64(3))
      ENGINE = ReplacingMergeTree(updated_at) ORDER BY key`,
-  );
+  ];
+}
+
+export interface MigrateTarget {
+  database: string;
+  /** Render for this ClickHouse cluster (ON CLUSTER, Replicated engines, Distributed tables). */
+  cluster?: string | undefined;
+}
+
+/** Single-node statements as they are, or their cluster rendering. */
+export function renderFor(target: MigrateTarget, statements: string[]): string[] {
+  return target.cluster ? renderForCluster(statements, { cluster: target.cluster, database: target.database }) : statements;
+}
+
+/** Every statement a fresh deployment runs, in order (what `migrate --dry-run` prints). */
+export function plan(target: MigrateTarget, migrations = loadMigrations()): Array<{ name: string; statements: string[] }> {
+  return [
+    { name: 'bootstrap', statements: renderFor(target, bootstrapStatements(target.database)) },
+    ...migrations.map((m) => ({ name: m.name, statements: renderFor(target, renderStatements(m.sql, target.database)) })),
+  ];
+}
+
+export async function migrate(
+  store: Store,
+  opts: { policy: RetentionPolicy; log?: Logger; migrations?: Migration[]; cluster?: string | undefined },
+): Promise<MigrateResult> {
+  const target: MigrateTarget = { database: store.database, cluster: opts.cluster };
+  for (const statement of renderFor(target, bootstrapStatements(store.database))) await store.command(statement, {}, 'migrate');
   const applied = new Map(
     (await store.query<{ version: number; checksum: string }>(
       `SELECT version, any(checksum) AS checksum FROM ${store.table('schema_migrations')} GROUP BY version`,
@@ -85,7 +109,7 @@ export async function migrate(
       result.skipped.push(m.name);
       continue;
     }
-    for (const statement of renderStatements(m.sql, db)) await store.command(statement, {}, 'migrate');
+    for (const statement of renderFor(target, renderStatements(m.sql, store.database))) await store.command(statement, {}, 'migrate');
     await store.command(
       `INSERT INTO ${store.table('schema_migrations')} (version, name, checksum) VALUES ({v:UInt32}, {n:String}, {c:String})`,
       { v: m.version, n: m.name, c: m.checksum },
@@ -94,11 +118,11 @@ export async function migrate(
     result.applied.push(m.name);
   }
 
-  result.ttlChanged = await reconcileTtl(store, opts.policy, opts.log);
+  result.ttlChanged = await reconcileTtl(store, target, opts.policy, opts.log);
   return result;
 }
 
-async function reconcileTtl(store: Store, policy: RetentionPolicy, log?: Logger): Promise<boolean> {
+async function reconcileTtl(store: Store, target: MigrateTarget, policy: RetentionPolicy, log?: Logger): Promise<boolean> {
   const wanted = ttlExpression(policy) ?? '';
   const rows = await store.query<{ value: string }>(
     `SELECT argMax(value, updated_at) AS value FROM ${store.table('audit_meta')} WHERE key = 'audit_activities.ttl' GROUP BY key`,
@@ -107,16 +131,12 @@ async function reconcileTtl(store: Store, policy: RetentionPolicy, log?: Logger)
   if (current === wanted) return false;
   // materialize_ttl_after_modify = 0: a metadata change, not a rewrite of every part at start-up;
   // parts pick the new TTL up as they merge, and the retention job enforces it meanwhile.
-  if (wanted) {
-    await store.command(
-      `ALTER TABLE ${store.table('audit_activities')} MODIFY TTL ${wanted} SETTINGS materialize_ttl_after_modify = 0`,
-      {},
-      'migrate',
-    );
-  } else if (current) {
-    // Only a table we gave a TTL has one to remove (the migration creates it without).
-    await store.command(`ALTER TABLE ${store.table('audit_activities')} REMOVE TTL`, {}, 'migrate');
-  }
+  const alter = wanted
+    ? `ALTER TABLE ${store.table('audit_activities')} MODIFY TTL ${wanted} SETTINGS materialize_ttl_after_modify = 0`
+    : current // only a table we gave a TTL has one to remove (the migration creates it without)
+      ? `ALTER TABLE ${store.table('audit_activities')} REMOVE TTL`
+      : undefined;
+  if (alter) for (const statement of renderFor(target, [alter])) await store.command(statement, {}, 'migrate');
   await store.command(
     `INSERT INTO ${store.table('audit_meta')} (key, value) VALUES ('audit_activities.ttl', {v:String})`,
     { v: wanted },
