@@ -7,7 +7,8 @@ import { createTestService, event, type TestService } from './helpers.ts';
 let t: TestService;
 let admin: string;
 beforeAll(async () => {
-  t = await createTestService();
+  // Reads are audited here: an audited lookup of the subject is one of the places they appear.
+  t = await createTestService({ AUDIT_ACCESS_LOG_ENABLED: 'true' });
   admin = await t.token({ scope: 'audit:admin', sub: 'dpo' });
 });
 afterAll(async () => t.close());
@@ -29,11 +30,17 @@ async function all(token?: string): Promise<Array<Record<string, unknown>>> {
   return ((await res.json()) as { data: Array<Record<string, unknown>> }).data;
 }
 
-/** Everything a reader can see, as one text: the list plus every event by id. */
+/** Everything a reader can see, as one text: the list, every event by id, and both exports. */
 async function visibleText(token?: string): Promise<string> {
+  const o = token ? { token } : {};
   const list = await all(token);
-  const byId = await Promise.all(list.map(async (e) => (await t.get(`/api/v1/audit/activities/${e.id}`, token ? { token } : {})).text()));
-  return JSON.stringify(list) + byId.join('');
+  const byId = await Promise.all(list.map(async (e) => (await t.get(`/api/v1/audit/activities/${e.id}`, o)).text()));
+  const exports = await Promise.all(['ndjson', 'csv'].map(async (format) => {
+    const res = await t.get(`/api/v1/audit/export?format=${format}`, o);
+    expect(res.status, await res.clone().text()).toBe(200);
+    return res.text();
+  }));
+  return JSON.stringify(list) + byId.join('') + exports.join('');
 }
 
 async function rawTableText(tenant: string): Promise<string> {
@@ -68,6 +75,8 @@ describe('POST /api/v1/audit/erasure', () => {
     // The same user id in another tenant is another data subject.
     await write([event({ ip_address: ALICE.ip, user_agent: ALICE.ua, details: { email: ALICE.email } })], alice, 'globex');
     otherTenantToken = await t.token({ tenant: 'globex' });
+    // An analyst looks Alice up: the read is audited (audit.accessed) with its filters.
+    expect((await t.get(`/api/v1/audit/activities?user_id=${encodeURIComponent(ALICE.id)}`)).status).toBe(200);
     bobBefore = (await all()).filter((e) => e.user_id === BOB.id);
     expect(bobBefore).toHaveLength(3);
     const before = await visibleText();
@@ -79,7 +88,7 @@ describe('POST /api/v1/audit/erasure', () => {
     const res = await erase({ user_id: ALICE.id });
     expect(res.status).toBe(200);
     const result = (await res.json()) as Record<string, unknown>;
-    expect(result).toMatchObject({ tenant_id: 'acme', rows_erased: 4, as_actor: 2, as_resource: 1, as_mention: 1 });
+    expect(result).toMatchObject({ tenant_id: 'acme', rows_erased: 5, as_actor: 2, as_resource: 1, as_mention: 2 });
     expect(result.subject_ref).toMatch(/^[0-9a-f]{64}$/);
 
     // Nowhere in what readers see (list and by id), nor in the stored rows.
@@ -109,7 +118,7 @@ describe('POST /api/v1/audit/erasure', () => {
     // The erasure is itself an audit event, naming the subject only by its pseudonym.
     const record = (await all()).find((e) => e.id === result.erasure_id)!;
     expect(record).toMatchObject({ activity_type: 'audit.erasure', severity: 'HIGH', user_id: 'dpo', resource_type: 'data_subject', resource_id: result.subject_ref });
-    expect(record.details).toEqual({ subject_ref: result.subject_ref, rows: 4, as_actor: 2, as_resource: 1, as_mention: 1 });
+    expect(record.details).toEqual({ subject_ref: result.subject_ref, rows: 5, as_actor: 2, as_resource: 1, as_mention: 2 });
 
     // Another tenant's "alice" is someone else: untouched.
     const globex = await visibleText(otherTenantToken);
@@ -117,7 +126,11 @@ describe('POST /api/v1/audit/erasure', () => {
 
     const report = await verifyChains(t.services.store, t.services.integrity.keys);
     expect(report.breaks).toEqual([]);
-    expect(report).toMatchObject({ ok: true, erased_rows: 4 });
+    expect(report).toMatchObject({ ok: true, erased_rows: 5 });
+    // Both lookups of Alice (the posted one and the real audited read) now name nobody.
+    const lookups = (await all()).filter((e) => e.activity_type === 'audit.accessed' && (e.details as { filters?: { user_id?: string } }).filters?.user_id !== undefined);
+    expect(lookups.map((e) => (e.details as { filters: { user_id: string } }).filters.user_id)).toEqual([ERASED, ERASED]);
+    expect(lookups.map((e) => (e.details as { endpoint?: string }).endpoint)).toContain('GET /api/v1/audit/activities');
   });
 
   it('an erased row edited afterwards, or marked erased by someone else, fails verification', async () => {
@@ -152,7 +165,7 @@ describe('POST /api/v1/audit/erasure', () => {
 
   it('an admin may erase in another tenant with tenant_id; a second erasure of the same subject finds nothing', async () => {
     const res = await erase({ user_id: ALICE.id, tenant_id: 'globex' });
-    expect(res.status).toBe(200);
+    expect(res.status, await res.clone().text()).toBe(200);
     expect(await res.json()).toMatchObject({ tenant_id: 'globex', rows_erased: 1 });
     const globex = await visibleText(otherTenantToken);
     for (const s of [ALICE.id, ALICE.ip, ALICE.ua, ALICE.email]) expect(globex).not.toContain(s);
@@ -162,6 +175,7 @@ describe('POST /api/v1/audit/erasure', () => {
   });
 
   it('refuses non-admins (403) and bad bodies (400) as problem+json, changing nothing', async () => {
+    await t.services.accessLog?.flush();
     const before = await t.count();
     const writer = await t.token({ scope: 'audit:read audit:write' });
     const forbidden = await erase({ user_id: BOB.id }, writer);

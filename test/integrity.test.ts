@@ -113,6 +113,19 @@ describe('hash chains', () => {
     expect((await verify({ tenant: 'acme' })).ok).toBe(true);
   });
 
+  it('verifies while exports stream at the same time (each stream gets its own engine session)', async () => {
+    await post(Array.from({ length: 50 }, (_, i) => event({ description: `concurrent ${i}` })));
+    const [a, b, c] = await Promise.all([
+      apiReport(),
+      t.get('/api/v1/audit/export?format=ndjson'),
+      t.get('/api/v1/audit/export?format=csv'),
+    ]);
+    expect(a.ok).toBe(true);
+    expect([b.status, c.status]).toEqual([200, 200]);
+    expect((await b.text()).split('\n').filter(Boolean).length).toBe(a.rows);
+    expect((await c.text()).split('\n').filter(Boolean).length).toBeGreaterThan(a.rows);
+  });
+
   it('refuses non-admins (403) and a bad since (400), as problem+json', async () => {
     const res = await t.get('/api/v1/audit/integrity');
     expect(res.status).toBe(403);

@@ -63,6 +63,8 @@ export interface ErasureDeps {
   keys: IntegrityKeys;
   /** The policy for rows outside any chain (stored before chains existed). */
   currentPii: { detailKeys: string[]; resourceTypes: string[] };
+  /** Audited reads still waiting to be written (they may name the subject in their filters). */
+  accessLog?: { flush(): Promise<void> } | undefined;
   log?: Logger;
 }
 
@@ -77,7 +79,8 @@ async function streamPolicies(store: Store): Promise<Map<string, PiiPolicy>> {
 export async function eraseSubject(deps: ErasureDeps, req: ErasureRequest): Promise<ErasureResult> {
   const { store, writer, keys } = deps;
   const x = req.userId;
-  // Rows still queued in the writer would escape the scan.
+  // Rows still queued (audited reads, the writer's batch) would escape the scan.
+  await deps.accessLog?.flush();
   await writer.flush();
   const policies = await streamPolicies(store);
   const fallback = policyOf(streamParams(keys.mac.id, deps.currentPii.detailKeys, deps.currentPii.resourceTypes));

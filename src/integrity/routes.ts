@@ -82,7 +82,7 @@ const erasureRoute = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: ErasureBody } } } },
   responses: {
     200: { description: 'Erased', content: { 'application/json': { schema: ErasureResult } } },
-    ...problemResponses(400, 401, 403, 415),
+    ...problemResponses(400, 401, 403, 415, 501),
   },
 });
 
@@ -112,9 +112,13 @@ export function integrityRoutes() {
     .openapi(erasureRoute, async (c) => {
       const body = c.req.valid('json');
       const tenant = readTenant(c, body.tenant_id);
-      const { store, writer, integrity, config, log } = c.var.services;
+      const { store, writer, integrity, config, accessLog, log } = c.var.services;
+      if (config.clickhouse.cluster) {
+        // The mutation and its lookup table would have to run on every replica's local table.
+        throw new ApiError(501, 'not-implemented', 'Erasure is not implemented for a ClickHouse cluster (CLICKHOUSE_CLUSTER) yet; nothing was changed.');
+      }
       const result = await eraseSubject(
-        { store, writer, keys: integrity.keys, currentPii: { detailKeys: config.integrity.piiDetailKeys, resourceTypes: config.integrity.piiResourceTypes }, log: c.var.log ?? log },
+        { store, writer, keys: integrity.keys, currentPii: { detailKeys: config.integrity.piiDetailKeys, resourceTypes: config.integrity.piiResourceTypes }, accessLog, log: c.var.log ?? log },
         {
           tenant,
           userId: body.user_id,

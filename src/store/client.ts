@@ -33,7 +33,9 @@ export class Store {
   readonly database: string;
   readonly client: ClickHouseClient;
   readonly enginePath: string | undefined;
-  private streamSession: ChdbSession | undefined;
+  /** Native streaming sessions: one runs one stream at a time, so concurrent streams take one each. */
+  private idleSessions: ChdbSession[] = [];
+  private sessions = new Set<ChdbSession>();
   private closed = false;
 
   private constructor(
@@ -139,9 +141,13 @@ export class Store {
     try {
       if (this.kind === 'embedded') {
         const session = await this.nativeSession();
-        for await (const chunk of session.queryStreamBind(sql, params, { format, ...(signal ? { signal } : {}) })) {
-          const text = chunk.text();
-          if (text.length > 0) yield text;
+        try {
+          for await (const chunk of session.queryStreamBind(sql, params, { format, ...(signal ? { signal } : {}) })) {
+            const text = chunk.text();
+            if (text.length > 0) yield text;
+          }
+        } finally {
+          if (!this.closed) this.idleSessions.push(session);
         }
         return;
       }
@@ -158,12 +164,14 @@ export class Store {
     }
   }
 
+  /** An idle native session, or a new one (same-path sessions coexist in one process). */
   private async nativeSession(): Promise<ChdbSession> {
-    if (!this.streamSession) {
-      const chdb = (await import('chdb')) as unknown as { Session: new (p: string) => ChdbSession };
-      this.streamSession = new chdb.Session(this.enginePath!);
-    }
-    return this.streamSession;
+    const idle = this.idleSessions.pop();
+    if (idle) return idle;
+    const chdb = (await import('chdb')) as unknown as { Session: new (p: string) => ChdbSession };
+    const session = new chdb.Session(this.enginePath!);
+    this.sessions.add(session);
+    return session;
   }
 
   async ping(): Promise<boolean> {
@@ -178,7 +186,9 @@ export class Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.streamSession?.close();
+    for (const session of this.sessions) session.close();
+    this.sessions.clear();
+    this.idleSessions = [];
     await this.client.close();
   }
 }
