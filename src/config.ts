@@ -96,6 +96,17 @@ const EnvSchema = z.object({
   // Activity types counted under their own label in audit_activities_total (replaces the default list).
   AUDIT_METRICS_ACTIVITY_TYPES: activityTypeList,
 
+  // Durable ingest: when the store is down or slow, acknowledged requests wait in a local
+  // write-ahead spool ($AUDIT_DATA_DIR/spool/<database>) instead of being refused. 0 disables it.
+  AUDIT_SPOOL_MAX_BYTES: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+    .refine((n) => n === 0 || n >= 4096, 'must be 0 (no spool) or at least 4096 bytes')
+    .default(1024 * 1024 * 1024),
+  // A direct insert still running after this long is answered from the spool instead.
+  AUDIT_SPOOL_DEADLINE_MS: z.coerce.number().int().min(1).max(600_000).default(2_000),
+  // Rows that may wait in memory for the writer; past it, posts get 429 + Retry-After.
+  AUDIT_INGEST_MAX_QUEUED_ROWS: z.coerce.number().int().min(10_000).max(10_000_000).default(100_000),
+  // SIGTERM: how long to flush and drain before exiting anyway (acknowledged data stays spooled).
+  AUDIT_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(20_000),
   // Integrity (src/integrity): hash chains, signed checkpoints, erasure.
   // Names this writer's streams; default: an id persisted in the data dir. Unique per replica.
   AUDIT_INSTANCE_ID: optionalString.pipe(
@@ -147,9 +158,12 @@ export interface Config {
   };
   limits: { readRatePerMinute: number };
   accessLog: { enabled: boolean; windowMs: number };
-  ingest: { batchMaxRows: number; batchLingerMs: number; trustProxy: boolean; redactKeys: string[] };
+  ingest: { batchMaxRows: number; batchLingerMs: number; trustProxy: boolean; redactKeys: string[]; maxQueuedRows: number };
   /** Activity types with their own metric label; undefined = the built-in list. */
   metrics: { activityTypes: string[] | undefined };
+  /** maxBytes 0: no spool (a store failure is answered 503). */
+  spool: { dir: string; maxBytes: number; deadlineMs: number };
+  shutdownTimeoutMs: number;
   integrity: {
     instanceId: string | undefined;
     key: string | undefined;
@@ -223,8 +237,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       batchLingerMs: e.AUDIT_BATCH_LINGER_MS,
       trustProxy: e.AUDIT_TRUST_PROXY,
       redactKeys: e.AUDIT_REDACT_KEYS,
+      maxQueuedRows: e.AUDIT_INGEST_MAX_QUEUED_ROWS,
     },
     metrics: { activityTypes: e.AUDIT_METRICS_ACTIVITY_TYPES },
+    spool: {
+      // One spool per destination database: its rows belong there, whichever store mode drains them.
+      dir: path.join(dataDir, 'spool', e.CLICKHOUSE_DATABASE),
+      maxBytes: e.AUDIT_SPOOL_MAX_BYTES,
+      deadlineMs: e.AUDIT_SPOOL_DEADLINE_MS,
+    },
+    shutdownTimeoutMs: e.AUDIT_SHUTDOWN_TIMEOUT_MS,
     integrity: {
       instanceId: e.AUDIT_INSTANCE_ID,
       key: e.AUDIT_INTEGRITY_KEY,

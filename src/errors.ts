@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppEnv } from './env.ts';
+import { StoreError } from './store/errors.ts';
 
 export interface FieldError {
   /** Index of the event in the request body (batches), when the error is about one event. */
@@ -90,6 +91,11 @@ export function handleError(err: unknown, c: Context<AppEnv>): Response {
     return problemResponse(c, new ApiError(status, code, err.message || TITLES[status] || 'HTTP error'));
   }
   const log = c.get('log');
+  if (err instanceof StoreError && err.retryable) {
+    // The store is down or overloaded: a condition to wait out, not a bug in the request.
+    log?.warn({ err }, 'store unavailable');
+    return problemResponse(c, new ApiError(503, 'store-unavailable', 'The audit store is temporarily unavailable; retry later.', { headers: { 'Retry-After': '5' } }));
+  }
   log?.error({ err }, 'unhandled error');
   return problemResponse(c, new ApiError(500, 'internal', 'An unexpected error occurred; it has been logged with this request_id.'));
 }

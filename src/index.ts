@@ -36,10 +36,15 @@ const commands: Record<string, Command> = {
     let signals = 0;
     const onSignal = (sig: string) => {
       signals++;
+      // Exiting early is safe: a 202 was only sent once its events were stored or fsynced into the spool.
       if (signals > 1) {
-        process.stderr.write(`second ${sig}: exiting now\n`);
+        process.stderr.write(`second ${sig}: exiting now; acknowledged events are stored or spooled\n`);
         process.exit(1);
       }
+      setTimeout(() => {
+        process.stderr.write(`shutdown timeout (${config.shutdownTimeoutMs} ms) passed: exiting; the spool is replayed at the next start\n`);
+        process.exit(1);
+      }, config.shutdownTimeoutMs).unref();
       server.close().then(() => process.exit(0), (err) => {
         process.stderr.write(`shutdown failed: ${String(err)}\n`);
         process.exit(1);

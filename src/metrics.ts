@@ -80,6 +80,37 @@ export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabe
       help: 'Events acknowledged into the local spool and not yet stored in ClickHouse',
       registers: [registry],
     }),
+    spoolBytes: new Gauge({
+      name: 'audit_spool_bytes',
+      help: 'Bytes of spool segment files on disk (bounded by AUDIT_SPOOL_MAX_BYTES)',
+      registers: [registry],
+    }),
+    spoolAppended: new Counter({
+      name: 'audit_spool_appended_events_total',
+      help: 'Events acknowledged through the spool (fsynced) because the store was down or slow',
+      registers: [registry],
+    }),
+    spoolDrained: new Counter({
+      name: 'audit_spool_drained_events_total',
+      help: 'Spooled events replayed into ClickHouse (rate() of it is the drain rate)',
+      registers: [registry],
+    }),
+    spoolCorrupt: new Counter({
+      name: 'audit_spool_corrupt_records_total',
+      help: 'Spool records skipped because their checksum failed, by reason (torn: a crash mid-append)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    spoolQuarantined: new Counter({
+      name: 'audit_spool_quarantined_events_total',
+      help: 'Spooled events the store refused for good, moved to spool/<db>/quarantine for an operator',
+      registers: [registry],
+    }),
+    ingestDegraded: new Gauge({
+      name: 'audit_ingest_degraded',
+      help: '1 while ingest acknowledges through the spool (store down, slow, or draining a backlog)',
+      registers: [registry],
+    }),
     httpRequests: new Counter({
       name: 'audit_http_requests_total',
       help: 'HTTP requests, by route template, method and status class',

@@ -50,13 +50,21 @@ export async function serve(config: Config, opts: { timeouts?: Partial<ServerTim
   const { dev } = resolveJwtSecret(config);
   if (dev) await printDevWelcome(dev.secret, dev.file, port);
 
+  // Graceful stop: no new connections, new posts refused (503 + Connection: close), queued
+  // batches made durable, the spool replayed for at most half the shutdown timeout (what is
+  // left stays fsynced on disk for the next start). The serve verb exits anyway at the timeout:
+  // every acknowledged event is already stored or spooled, so nothing acknowledged is lost.
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      log.info('shutting down: no new connections, flushing batches');
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await services.shutdown();
-      log.info('shutdown complete');
+      const started = Date.now();
+      log.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: refusing new writes, flushing batches, draining the spool');
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await services.shutdown({ drainDeadline: started + config.shutdownTimeoutMs / 2 });
+      server.closeAllConnections();
+      await stopped;
+      log.info({ ms: Date.now() - started }, 'shutdown complete');
     })());
   return { close, port, server, services };
 }

@@ -1,4 +1,4 @@
-// Wires the long-lived parts of one service instance: store, migrations, writer, verifier.
+// Wires the long-lived parts of one service instance: store, migrations, spool, writer, verifier.
 import { createVerifier, resolveJwtSecret } from './auth/jwt.ts';
 import { readRateLimit } from './auth/rate-limit.ts';
 import { AccessLog } from './query/access-log.ts';
@@ -13,22 +13,45 @@ import { retentionPolicy } from './retention/policy.ts';
 import { Store } from './store/client.ts';
 import { migrate } from './store/migrate.ts';
 import { watchStorageSize, type StorageSizeWatcher } from './store/storage-size.ts';
+import type { FaultInjector } from './spool/faults.ts';
+import { Spool } from './spool/spool.ts';
+import { migrateWhenReachable } from './spool/store-ready.ts';
 
 export interface StartedServices extends Services {
-  /** Flushes the writer and closes the store. */
-  shutdown(): Promise<void>;
+  /**
+   * Flushes the writer, replays the spool until `drainDeadline` (epoch ms) or the store fails
+   * (the rest stays on disk for the next start), and closes the spool and the store.
+   */
+  shutdown(opts?: { drainDeadline?: number }): Promise<void>;
   /** Keeps audit_storage_size_bytes current (timer + on scrape). */
   storageSize: StorageSizeWatcher;
 }
 
-export async function startServices(config: Config, log: Logger, opts: { store?: Store } = {}): Promise<StartedServices> {
+/** `faults` is for the durability tests only (see src/spool/faults.ts). */
+export async function startServices(config: Config, log: Logger, opts: { store?: Store; faults?: FaultInjector } = {}): Promise<StartedServices> {
   const metrics = createMetrics({ activityTypeLabels: config.metrics.activityTypes });
   const store = opts.store ?? (await Store.fromConfig(config, metrics));
-  await migrate(store, { policy: retentionPolicy(config), log, cluster: config.clickhouse.cluster });
+  // Keys only: no store access until the first write, so a store that is down does not stop start-up.
+  const integrity = await startIntegrity(config, store, log);
+  const spool = config.spool.maxBytes > 0
+    ? await Spool.open({ dir: config.spool.dir, maxBytes: config.spool.maxBytes, metrics, log, faults: opts.faults })
+    : undefined;
+  const readiness = await migrateWhenReachable(
+    () => migrate(store, { policy: retentionPolicy(config), log, cluster: config.clickhouse.cluster }),
+    { log, deferrable: spool !== undefined && store.kind === 'server' },
+  ).catch(async (err: unknown) => {
+    await spool?.close(); // release the spool's lock for whoever starts next
+    throw err;
+  });
   const { secret } = resolveJwtSecret(config);
   const verifier = createVerifier({ ...config.jwt, secret: config.jwt.jwksUrl ? undefined : secret });
-  const integrity = await startIntegrity(config, store, log);
-  const writer = new BatchWriter(store, { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs, chain: integrity.chain }, metrics, log);
+  const writer = new BatchWriter(
+    store,
+    { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs, deadlineMs: config.spool.deadlineMs, maxQueuedRows: config.ingest.maxQueuedRows, chain: integrity.chain },
+    metrics,
+    log,
+    { spool, storeReady: readiness.ready, faults: opts.faults },
+  );
   const storageSize = watchStorageSize(store, metrics, log);
   const redactor = createRedactor(config.ingest.redactKeys);
   const accessLog = new AccessLog(writer, redactor, { ...config.accessLog }, log, metrics);
@@ -48,12 +71,14 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
     readRateLimit: rateLimit,
     storageSize,
     integrity,
-    async shutdown() {
+    async shutdown(o = {}) {
       await storageSize.stop();
       rateLimit.shutdown();
       await accessLog.close(); // before the writer closes: pending access events are stored
-      await writer.close();
+      await writer.close(o);
       await integrity.close().catch((err: unknown) => log.error({ err }, 'sealing the hash chains failed'));
+      readiness.stop();
+      await spool?.close();
       if (!opts.store) await store.close();
     },
   };

@@ -9,6 +9,7 @@ import { mintToken } from '../src/auth/jwt.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger, type Logger } from '../src/logger.ts';
 import { startServices, type StartedServices } from '../src/services.ts';
+import type { FaultInjector } from '../src/spool/faults.ts';
 
 export const TEST_SECRET = 'test-secret-0123456789-0123456789-abcdef';
 
@@ -31,7 +32,8 @@ export interface TestService {
   close(): Promise<void>;
 }
 
-export async function createTestService(env: Record<string, string> = {}, opts: { log?: Logger } = {}): Promise<TestService> {
+/** `faults`: a FaultInjector for the durability tests (store outage, latency, disk failure). */
+export async function createTestService(env: Record<string, string> = {}, opts: { faults?: FaultInjector; log?: Logger } = {}): Promise<TestService> {
   const database = `t_${crypto.randomBytes(6).toString('hex')}`;
   const config = loadConfig({
     AUDIT_DATA_DIR: testDataDir(),
@@ -46,7 +48,7 @@ export async function createTestService(env: Record<string, string> = {}, opts: 
     AUDIT_READ_RATE_LIMIT: '0',
     ...env,
   });
-  const services = await startServices(config, opts.log ?? createLogger({ level: 'silent' }));
+  const services = await startServices(config, opts.log ?? createLogger({ level: 'silent' }), opts);
   const app = createApp(services);
   const defaultToken = await mintToken(TEST_SECRET, { tenant: 'acme', scope: 'audit:read audit:write', sub: 'alice' });
   const t: TestService = {

@@ -17,18 +17,28 @@ export function healthRoutes() {
     )
     .openapi(
       createRoute({
-        method: 'get', path: '/readyz', tags: ['ops'], summary: 'Readiness: the store answers',
+        method: 'get', path: '/readyz', tags: ['ops'], summary: 'Readiness: writes are accepted durably',
+        description: '200 `ready`: the store answers and nothing is spooled. 200 `degraded`: writes are acknowledged through the local spool (store down, slow, or a backlog draining); the instance still accepts writes, so it stays in rotation. 503: writes cannot be accepted (shutting down, or the store is down and the spool is full, failing or disabled).',
         responses: {
-          200: { description: 'Ready', content: { 'application/json': { schema: Status } } },
+          200: { description: 'Ready or degraded', content: { 'application/json': { schema: Status } } },
           ...problemResponses(503),
         },
       }),
       async (c) => {
-        const { store } = c.var.services;
-        if (!(await store.ping())) {
-          throw new ApiError(503, 'not-ready', 'The audit store does not answer.', { headers: { 'Retry-After': '5' } });
-        }
-        return c.json({ status: 'ready', store: store.kind }, 200);
+        const { store, writer } = c.var.services;
+        const w = writer.status();
+        if (w.closed) throw new ApiError(503, 'shutting-down', 'This instance is shutting down.', { headers: { 'Retry-After': '1' } });
+        const degraded = (reason: string) => {
+          if (!w.spool?.accepting) {
+            throw new ApiError(503, 'not-ready', w.spool
+              ? 'The audit store is unavailable and the spool cannot take more (full or failing).'
+              : 'The audit store does not answer.', { headers: { 'Retry-After': '5' } });
+          }
+          return c.json({ status: 'degraded', reason, store: store.kind, since: w.degraded?.since, spool: w.spool }, 200);
+        };
+        if (w.degraded) return degraded(w.degraded.reason);
+        if (!(await store.ping())) return degraded('store-unreachable');
+        return c.json({ status: 'ready', store: store.kind, ...(w.spool ? { spool: w.spool } : {}) }, 200);
       },
     )
     .openapi(

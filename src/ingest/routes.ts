@@ -10,6 +10,8 @@ import { bodyFormat, parseEvents, readBodyLimited } from './body.ts';
 import { AuditEventInput } from './event.ts';
 import { normalizeEvents } from './normalize.ts';
 import { problemResponses } from '../openapi.ts';
+import { SpoolFullError, SpoolUnavailableError } from '../spool/errors.ts';
+import { WriterClosedError, WriterOverloadedError } from './writer.ts';
 
 export const IngestAccepted = z
   .object({
@@ -31,6 +33,28 @@ export function clientIp(c: Context<AppEnv>): string {
   }
 }
 
+const RETRY_SAME_IDS = 'Retry later with the same event ids: an event that was stored meanwhile is not stored twice.';
+
+/** The answer for a write that could not be made durable: never a silent drop, always a Retry-After. */
+function writeRefusal(err: unknown): ApiError | undefined {
+  if (err instanceof WriterOverloadedError) {
+    return new ApiError(429, 'overloaded', `Too many events are waiting to be written; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '1' } });
+  }
+  if (err instanceof WriterClosedError) {
+    return new ApiError(503, 'shutting-down', `This instance is shutting down; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '1', Connection: 'close' } });
+  }
+  if (err instanceof SpoolFullError) {
+    return new ApiError(503, 'spool-full', `The audit store is unavailable and the local spool is full; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '10' } });
+  }
+  if (err instanceof SpoolUnavailableError) {
+    return new ApiError(503, 'spool-unavailable', `The audit store is unavailable and the local spool cannot be written; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '5' } });
+  }
+  if (isRetryable(err)) {
+    return new ApiError(503, 'store-unavailable', `The audit store is unavailable; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '5' } });
+  }
+  return undefined;
+}
+
 export function ingestRoutes() {
   const app = new OpenAPIHono<AppEnv>();
 
@@ -41,7 +65,7 @@ export function ingestRoutes() {
     path: '/api/v1/audit/activities',
     tags: ['ingest'],
     summary: 'Post audit events',
-    description: 'One event object, a JSON array of events, or NDJSON (one event per line). Answers 202 only once every event is stored durably. Limits: 64 KiB per event, 10,000 events or 10 MiB per request; a request is all-or-nothing.',
+    description: 'One event object, a JSON array of events, or NDJSON (one event per line). Answers 202 only once every event is stored durably: in ClickHouse, or (store down or slow) fsynced into the local spool that replays into it in order. 429/503 come with Retry-After; retry with the same ids. Limits: 64 KiB per event, 10,000 events or 10 MiB per request; a request is all-or-nothing.',
     security: [{ bearerAuth: [] }],
     request: {
       body: {
@@ -88,13 +112,9 @@ export function ingestRoutes() {
     try {
       await writer.write(rows);
     } catch (err) {
-      metrics.ingestRejected.inc({ reason: 'store-unavailable' });
-      if (isRetryable(err)) {
-        throw new ApiError(503, 'store-unavailable', 'The audit store is unavailable; nothing from this request was stored. Retry later with the same event ids.', {
-          headers: { 'Retry-After': '5' },
-        });
-      }
-      throw err;
+      const refusal = writeRefusal(err);
+      metrics.ingestRejected.inc({ reason: refusal?.code ?? 'store-error' });
+      throw refusal ?? err;
     }
     c.var.log.debug({ events: rows.length }, 'events stored');
     return c.json({ accepted: rows.length, ids: rows.map((r) => r.id) }, 202);

@@ -3,7 +3,7 @@
 // as a {name:Type} query parameter; identifiers (database, table) come from validated config.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../config.ts';
 import { timed, type Metrics } from '../metrics.ts';
 import { toStoreError } from './errors.ts';
@@ -59,6 +59,9 @@ export class Store {
         password: opts.password ?? '',
         database: opts.database,
         application: 'audithouse',
+        // Failures surface as typed StoreErrors and are logged by us (pino, once per outage),
+        // not as multi-line stderr dumps on every retry.
+        log: { level: ClickHouseLogLevel.OFF },
         request_timeout: 30_000,
         clickhouse_settings: {
           date_time_input_format: 'best_effort',
