@@ -11,6 +11,7 @@ import { deleteWithCuts } from '../src/integrity/cuts.ts';
 import { loadIntegrityKeys, macKeys } from '../src/integrity/keys.ts';
 import { verifyChains, parseSince, type VerifyReport } from '../src/integrity/verify.ts';
 import { createTestService, event, testDataDir, type TestService } from './helpers.ts';
+import { FaultInjector } from '../src/spool/faults.ts';
 import { chainRows, directWriter, row, startOn } from './integrity-helpers.ts';
 
 let t: TestService;
@@ -175,6 +176,29 @@ describe('streams and writers', () => {
     expect(streams).toEqual([a.chain.stream, b.chain.stream].sort());
     expect(streams.map((s) => s.split('/')[0]).sort()).toEqual(['replica-a', 'replica-b']);
     expect(await verify({ tenant: 'shared' })).toMatchObject({ ok: true, rows: 120, chains: 2 });
+  });
+
+  it('events acknowledged through the spool in a store outage are chained when replayed, and verify', async () => {
+    const faults = new FaultInjector();
+    const database = `t_${crypto.randomBytes(6).toString('hex')}`;
+    const s = await startOn(database, { AUDIT_SPOOL_MAX_BYTES: String(4 * 1024 * 1024) }, { faults });
+    try {
+      await s.writer.write([row({ tenant_id: 'spooled' })]);
+      faults.failStore();
+      const acked = await Promise.all([0, 1, 2].map(() => s.writer.write([row({ tenant_id: 'spooled' }), row({ tenant_id: 'spooled' })])));
+      expect(acked.every((r) => r.spooled)).toBe(true);
+      faults.heal();
+      const until = Date.now() + 20_000;
+      while (s.writer.status().spool?.events !== 0 || s.writer.status().degraded) {
+        if (Date.now() > until) throw new Error('the spool did not drain');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const rows = await chainRows(s.store, `tenant_id = 'spooled'`);
+      expect(rows.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(await verifyChains(s.store, s.integrity.keys, { tenant: 'spooled' })).toMatchObject({ ok: true, rows: 7, chains: 1 });
+    } finally {
+      await s.shutdown();
+    }
   });
 
   it('a failed insert moves the chain to a new stream, so no seq is reused, and everything stored verifies', async () => {

@@ -34,8 +34,6 @@ const NOT_YET_ON_THIS_BRANCH = new Set([
   'GET /api/v1/audit/summary', // summary (dashboard aggregates)
   'POST /api/v1/audit/retention/run', // retention job
   'GET /api/v1/audit/archives', // archives
-  'POST /api/v1/audit/erasure', // right to be forgotten
-  'GET /api/v1/audit/integrity', // hash-chain verification
 ]);
 
 /** CONTRACT.md is kept beside the project as ../shared/CONTRACT.md (a worktree may sit deeper). */
