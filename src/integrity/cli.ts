@@ -1,9 +1,10 @@
 // `audithouse verify [--tenant T] [--since 7d|ISO] [--json] [--public-key]`: verifies the stored
-// hash chains and checkpoints; exits 0 when everything verifies, 1 on any break, 2 on bad usage.
+// hash chains and checkpoints; exits 0 when everything verifies, 1 on any break, 2 on bad usage,
+// 3 when it cannot verify at all (no key, store unreachable or locked by a running service).
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
 import { Store } from '../store/client.ts';
-import { loadIntegrityKeys } from './keys.ts';
+import { IntegrityKeyError, loadIntegrityKeys } from './keys.ts';
 import { integrityKeyConfig } from './service.ts';
 import { parseSince, verifyChains, type VerifyReport } from './verify.ts';
 
@@ -38,13 +39,27 @@ export async function verifyCommand(args: string[], config: Config): Promise<num
     process.stderr.write('verify: --since must be an ISO-8601 date or date-time, or a duration such as 90m, 24h or 7d\n');
     return 2;
   }
-  const keys = await loadIntegrityKeys(integrityKeyConfig(config), { create: false });
+  let keys;
+  try {
+    keys = await loadIntegrityKeys(integrityKeyConfig(config), { create: false });
+  } catch (err) {
+    if (!(err instanceof IntegrityKeyError)) throw err;
+    process.stderr.write(`verify: ${err.message}\n`);
+    return 3;
+  }
   if (values['public-key']) {
     // The JWKS an auditor pins (AUDIT_INTEGRITY_TRUSTED_KEYS) to verify checkpoints independently.
     process.stdout.write(JSON.stringify({ keys: keys.publicJwk ? [keys.publicJwk] : [...keys.trusted.values()].map((k) => k.jwk) }, null, 2) + '\n');
     return 0;
   }
-  const store = await Store.fromConfig(config);
+  let store: Store;
+  try {
+    store = await Store.fromConfig(config);
+  } catch (err) {
+    // Embedded mode: the engine's directory is locked while a service runs on it.
+    process.stderr.write(`verify: cannot open the store (${(err as Error).message.split('\n')[0]}); with the embedded engine, stop the service first or use GET /api/v1/audit/integrity\n`);
+    return 3;
+  }
   try {
     const report = await verifyChains(store, keys, { tenant: values.tenant, since });
     process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
