@@ -246,6 +246,10 @@ describe('checkpoints', () => {
     const wrong = await verifyChains(t.services.store, pinned, { tenant: 'signed' });
     expect(wrong.ok).toBe(false);
     expect(wrong.breaks[0]).toMatchObject({ kind: 'bad-checkpoint', detail: expect.stringContaining('not trusted') });
+    // 3. Another MAC key (a lost or swapped AUDIT_INTEGRITY_KEY) is named as such, not as tampering everywhere.
+    const otherMac = await loadIntegrityKeys({ dataDir: testDataDir(), key: crypto.randomBytes(32).toString('base64url'), signingKey: undefined, trustedKeysFile: undefined }, { create: false });
+    const mismatch = await verifyChains(t.services.store, otherMac, { tenant: 'signed' });
+    expect(mismatch.breaks).toEqual([expect.objectContaining({ seq: 1, detail: expect.stringContaining(`written under integrity key ${t.services.integrity.keys.mac.id}`) })]);
     // ... and the right public key, exported and pinned, verifies.
     fs.writeFileSync(file, JSON.stringify({ keys: [t.services.integrity.keys.publicJwk] }));
     const right = await loadIntegrityKeys({ dataDir: testDataDir(), key: undefined, signingKey: undefined, trustedKeysFile: file }, { create: false });

@@ -103,6 +103,8 @@ interface StreamInfo {
   params?: string;
   policy?: PiiPolicy;
   conflict?: boolean;
+  /** Id of the MAC key the stream was written under. */
+  keyId?: string;
 }
 
 class ChainState {
@@ -136,7 +138,8 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
       continue;
     }
     try {
-      streams.set(s.stream, { params: s.params[0]!, policy: policyOf(JSON.parse(s.params[0]!) as StreamParams) });
+      const params = JSON.parse(s.params[0]!) as StreamParams;
+      streams.set(s.stream, { params: s.params[0]!, policy: policyOf(params), keyId: params.key_id });
     } catch {
       streams.set(s.stream, { conflict: true });
     }
@@ -258,6 +261,11 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
     }
     if (!s.info?.policy) {
       fail(s, { seq, kind: 'inserted', detail: s.info?.conflict ? 'the stream has conflicting registrations' : 'the stream was never registered by a writer', event_id: r[ID] });
+      return;
+    }
+    if (s.info.keyId !== mac.id) {
+      // Not tampering: verification runs with another key than the writer had; say so plainly.
+      fail(s, { seq, kind: 'edited', detail: `written under integrity key ${s.info.keyId}, but verifying with key ${mac.id}: use that key (AUDIT_INTEGRITY_KEY)`, event_id: r[ID] });
       return;
     }
     if (s.sealedAt !== undefined && seq > s.sealedAt) {
