@@ -3,10 +3,11 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { requestId } from 'hono/request-id';
 import { matchedRoutes } from 'hono/route';
+import { analyticsRoutes } from './analytics/routes.ts';
 import { authenticate, noStore } from './auth/middleware.ts';
 import { mountApiDocs } from './docs/routes.ts';
 import type { AppEnv, Services } from './env.ts';
-import { badRequest, handleError, notFound } from './errors.ts';
+import { ApiError, badRequest, handleError, notFound } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
 import { ingestRoutes } from './ingest/routes.ts';
 import { integrityRoutes } from './integrity/routes.ts';
@@ -41,7 +42,15 @@ export function createApp(services: Services) {
     else c.var.log.info(line, 'request');
   });
   app.onError(handleError);
-  app.notFound((c) => handleError(notFound(`No route for ${c.req.method} ${c.req.path}.`), c));
+  app.notFound((c) => {
+    const allowed = allowedMethods(app.routes, c.req.path);
+    if (allowed.length > 0) {
+      return handleError(new ApiError(405, 'method-not-allowed', `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allowed.join(', ')}.`, {
+        headers: { Allow: allowed.join(', ') },
+      }), c);
+    }
+    return handleError(notFound(`No route for "${c.req.method} ${c.req.path}".`), c);
+  });
 
   app.use('/api/*', noStore);
   app.use('/api/*', authenticate);
@@ -51,6 +60,7 @@ export function createApp(services: Services) {
   app.route('/', ingestRoutes());
   app.route('/', queryRoutes());
   app.route('/', exportRoutes());
+  app.route('/', analyticsRoutes());
   app.route('/', integrityRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
@@ -70,4 +80,16 @@ function routeLabel(c: Context<AppEnv>): string {
   const answered = routes[c.req.routeIndex];
   if (answered && answered.method !== 'ALL') return answered.path;
   return routes.find((r) => r.method !== 'ALL')?.path ?? 'unmatched';
+}
+
+/** The methods registered for a path (for 405 + Allow), from the app's own route table. */
+function allowedMethods(routes: ReadonlyArray<{ method: string; path: string }>, path: string): string[] {
+  const methods = new Set<string>();
+  for (const r of routes) {
+    if (r.method === 'ALL' || r.path.includes('*')) continue; // middleware, not endpoints
+    const pattern = new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+')}$`);
+    if (pattern.test(path)) methods.add(r.method);
+  }
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods].sort();
 }

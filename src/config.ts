@@ -1,6 +1,7 @@
 // The service's whole configuration: one zod schema over the environment, parsed once.
 // Nothing else in the code base reads process.env.
 import path from 'node:path';
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { redactKeysFrom } from './ingest/redact.ts';
 
@@ -48,7 +49,7 @@ const logLevel = z
   }));
 
 const EnvSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).default(8080)),
   HOST: z.string().default('0.0.0.0'),
   AUDIT_DATA_DIR: z.string().min(1).default('./data'),
 
@@ -68,12 +69,19 @@ const EnvSchema = z.object({
   AUDIT_RETENTION_CRITICAL: optionalDays,
   AUDIT_ARCHIVE_ENABLED: bool(true),
   AUDIT_ARCHIVE_LOCATION: optionalString,
-  AUDIT_RETENTION_SCHEDULE: z.string().default('0 2 * * *'),
+  AUDIT_RETENTION_SCHEDULE: z.string().default('0 2 * * *').refine((p) => {
+    try {
+      new Cron(p, { paused: true }).stop();
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'expected a cron pattern, e.g. "0 2 * * *" (minute hour day month weekday)'),
 
   AUDIT_JWT_SECRET: optionalString.pipe(
     z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional(),
   ),
-  AUDIT_JWKS_URL: optionalString.pipe(z.url({ message: 'expected a URL' }).optional()),
+  AUDIT_JWKS_URL: optionalString.pipe(z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }).optional()),
   AUDIT_JWT_ISSUER: optionalString,
   AUDIT_JWT_AUDIENCE: optionalString,
   // Minimum time between JWKS refetches triggered by an unknown `kid` (rotation vs. refetch storms).
@@ -192,7 +200,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])] ?? null)})`),
+      parsed.error.issues.map((i) => {
+        const name = String(i.path[0]);
+        // Never echo a secret, even a wrong one.
+        const got = /SECRET|PASSWORD|KEY$/.test(name) ? 'value hidden' : `got ${JSON.stringify(env[name] ?? null)}`;
+        return `${i.path.join('.')}: ${i.message} (${got})`;
+      }),
     );
   }
   const e = parsed.data;

@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppEnv } from './env.ts';
-import { StoreError } from './store/errors.ts';
+import { StoreError, loggableError } from './store/errors.ts';
 
 export interface FieldError {
   /** Index of the event in the request body (batches), when the error is about one event. */
@@ -93,9 +93,10 @@ export function handleError(err: unknown, c: Context<AppEnv>): Response {
   const log = c.get('log');
   if (err instanceof StoreError && err.retryable) {
     // The store is down or overloaded: a condition to wait out, not a bug in the request.
-    log?.warn({ err }, 'store unavailable');
+    log?.warn({ err: loggableError(err) }, 'store unavailable');
     return problemResponse(c, new ApiError(503, 'store-unavailable', 'The audit store is temporarily unavailable; retry later.', { headers: { 'Retry-After': '5' } }));
   }
-  log?.error({ err }, 'unhandled error');
+  // A store error's message can quote the rows it refused (personal data): log its kind only.
+  log?.error({ err: err instanceof StoreError ? loggableError(err) : err }, 'unhandled error');
   return problemResponse(c, new ApiError(500, 'internal', 'An unexpected error occurred; it has been logged with this request_id.'));
 }

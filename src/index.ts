@@ -1,6 +1,6 @@
 // The `audithouse` command line. Parses arguments and calls into the capabilities; nothing else.
 import { parseArgs } from 'node:util';
-import { mintToken, resolveJwtSecret } from './auth/jwt.ts';
+import { claimProblem, mintToken, resolveJwtSecret } from './auth/jwt.ts';
 import { SCOPES } from './auth/principal.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { verifyCommand } from './integrity/cli.ts';
@@ -86,6 +86,12 @@ const commands: Record<string, Command> = {
       process.stderr.write('token needs --tenant T and --scope "audit:read audit:write ..."\n');
       return 2;
     }
+    // The server's own rules for these claims: a token the CLI mints is one the service accepts.
+    const problem = claimProblem('tenant_id', values.tenant, 128) ?? (values.sub !== undefined ? claimProblem('sub', values.sub, 256) : undefined);
+    if (problem) {
+      process.stderr.write(`${problem.replace('The bearer token', 'The token')}\n`);
+      return 2;
+    }
     const unknown = values.scope.split(/\s+/).filter((s) => s && !(SCOPES as readonly string[]).includes(s));
     if (unknown.length) {
       process.stderr.write(`unknown scope(s): ${unknown.join(', ')}; known: ${SCOPES.join(', ')}\n`);
@@ -138,7 +144,20 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  return command(commands[key] ? rest.slice(key.includes(' ') ? 1 : 0) : rest, config);
+  try {
+    return await command(commands[key] ? rest.slice(key.includes(' ') ? 1 : 0) : rest, config);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code.startsWith('ERR_PARSE_ARGS_')) {
+      process.stderr.write(`audithouse ${key}: ${(err as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (/Cannot lock file/i.test(String((err as Error).message))) {
+      process.stderr.write(`audithouse: another audithouse process is using ${config.dataDir} (the embedded engine allows one process per data directory); stop it, or use another AUDIT_DATA_DIR\n`);
+      return 1;
+    }
+    throw err;
+  }
 }
 
 /** Lets capability folders add their own verbs (e.g. "retention run") without editing this file's table. */

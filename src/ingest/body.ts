@@ -13,6 +13,18 @@ export function bodyFormat(contentType: string | undefined): BodyFormat {
     `Content-Type must be application/json (one event or an array) or application/x-ndjson (one event per line); got ${mime ? `"${mime}"` : 'none'}.`);
 }
 
+/** Refuses (422) a request holding any event that fails inspectRaw, naming each index. */
+function checkRaw(events: unknown[]): void {
+  const errors: FieldError[] = [];
+  events.forEach((e, index) => {
+    const problem = inspectRaw(e);
+    if (problem) errors.push({ index, ...problem });
+  });
+  if (errors.length > 0) {
+    throw new ApiError(422, 'invalid-events', `${errors.length} of ${events.length} event(s) are invalid; nothing was stored. See errors[] for each event index and field.`, { errors: errors.slice(0, 100) });
+  }
+}
+
 const tooLarge = (detail: string, extra: Record<string, unknown> = {}) =>
   new ApiError(413, 'payload-too-large', detail, extra);
 
@@ -42,6 +54,37 @@ export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, d
   }
 }
 
+/** Deepest nesting accepted inside one event (objects and arrays). */
+export const MAX_EVENT_DEPTH = 32;
+
+/**
+ * Checks one raw event without recursion (a hostile body can nest thousands deep): nesting depth,
+ * and every key and string is well-formed Unicode (a lone surrogate cannot be stored as UTF-8).
+ * Returns what is wrong, or undefined.
+ */
+export function inspectRaw(value: unknown): { field?: string; message: string } | undefined {
+  const stack: Array<{ v: unknown; depth: number; path: string }> = [{ v: value, depth: 0, path: '' }];
+  while (stack.length > 0) {
+    const { v, depth, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      if (!v.isWellFormed()) return { ...(path ? { field: path } : {}), message: 'is not well-formed Unicode (lone surrogate)' };
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= MAX_EVENT_DEPTH) return { ...(path ? { field: path } : {}), message: `nests deeper than ${MAX_EVENT_DEPTH} levels` };
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => stack.push({ v: x, depth: depth + 1, path: `${path}[${i}]` }));
+    } else {
+      for (const [k, x] of Object.entries(v)) {
+        const p = path ? `${path}.${k}` : k;
+        if (!k.isWellFormed()) return { ...(path ? { field: path } : {}), message: 'has a key that is not well-formed Unicode (lone surrogate)' };
+        stack.push({ v: x, depth: depth + 1, path: p });
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Splits a body into raw events (still unvalidated), checking the count and per-event size limits. */
 export function parseEvents(text: string, format: BodyFormat): unknown[] {
   let events: unknown[];
@@ -59,6 +102,7 @@ export function parseEvents(text: string, format: BodyFormat): unknown[] {
     if (events.length > MAX_BATCH_EVENTS) {
       throw tooLarge(`The request holds ${events.length} events; the limit is ${MAX_BATCH_EVENTS} per request.`);
     }
+    checkRaw(events);
     for (const e of events) sizes.push(Buffer.byteLength(JSON.stringify(e) ?? ''));
   } else {
     events = [];
@@ -80,6 +124,7 @@ export function parseEvents(text: string, format: BodyFormat): unknown[] {
     }
   }
   if (events.length === 0) throw new ApiError(422, 'empty-body', 'The request holds no events.');
+  if (format === 'ndjson') checkRaw(events);
   const oversize: FieldError[] = [];
   sizes.forEach((s, index) => {
     if (s > MAX_EVENT_BYTES) oversize.push({ index, message: `event is ${s} bytes; the limit is ${MAX_EVENT_BYTES} bytes (64 KiB)` });

@@ -28,9 +28,12 @@ const ACTIVITY_TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
 
 // No NUL or other C0 control characters (tab, LF, CR allowed in free text only).
 const noControl = (s: string) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(s);
+// Bidirectional overrides and isolates (Trojan-Source style spoofing in tables and CSV).
+const BIDI_RE = /[\u202A-\u202E\u2066-\u2069]/;
 const label = (max: number) =>
   z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`)
-    .refine((s) => noControl(s) && !/[\r\n\t]/.test(s), 'must not contain control characters');
+    .refine((s) => noControl(s) && !/[\r\n\t]/.test(s), 'must not contain control characters')
+    .refine((s) => !BIDI_RE.test(s), 'must not contain bidirectional override characters');
 
 export const SeveritySchema = z.enum(severities as [string, ...string[]]).openapi({ example: 'LOW' });
 export const OutcomeSchema = z.enum(['success', 'failure']);
@@ -117,7 +120,14 @@ export interface EventRow {
 }
 
 /** ClickHouse DateTime64(3) literal for JSON input: seconds with millisecond fraction. */
-export const toChTime = (ms: number) => (ms / 1000).toFixed(3);
+/**
+ * ClickHouse DateTime64(3) text for JSON input: 'YYYY-MM-DD hh:mm:ss.mmm' (UTC). Not epoch
+ * seconds: ClickHouse reads a short number (any time before 1973-03-03) as a packed date.
+ */
+export const toChTime = (ms: number) => {
+  const iso = new Date(ms).toISOString(); // 2026-01-31T12:00:00.000Z
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
+};
 
 export function rowValues(r: EventRow): unknown[] {
   return [

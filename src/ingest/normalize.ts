@@ -35,12 +35,13 @@ export function normalizeEvents(raw: unknown[], ctx: RequestContext, redactor: R
   const errors: FieldError[] = [];
   const rows: EventRow[] = [];
   let redactions = 0;
+  let badEvents = 0;
   const isAdmin = hasScope(ctx.principal, 'audit:admin');
 
   raw.forEach((candidate, index) => {
-    if (errors.length >= MAX_REPORTED_ERRORS) return;
     const parsed = AuditEventInput.safeParse(candidate);
     if (!parsed.success) {
+      badEvents++;
       errors.push(...fieldErrors(index, parsed.error));
       return;
     }
@@ -49,10 +50,12 @@ export function normalizeEvents(raw: unknown[], ctx: RequestContext, redactor: R
     if (e.timestamp !== undefined) {
       ts = Date.parse(e.timestamp);
       if (ts > ctx.now + MAX_FUTURE_MS) {
+        badEvents++;
         errors.push({ index, field: 'timestamp', message: 'is more than 5 minutes in the future' });
         return;
       }
       if (ts < MIN_TIMESTAMP_MS) {
+        badEvents++;
         errors.push({ index, field: 'timestamp', message: 'is before 1970-01-01T00:00:00Z' });
         return;
       }
@@ -103,9 +106,8 @@ export function normalizeEvents(raw: unknown[], ctx: RequestContext, redactor: R
   });
 
   if (errors.length > 0) {
-    const bad = new Set(errors.map((x) => x.index)).size;
     throw new ApiError(422, 'invalid-events',
-      `${bad} of ${raw.length} event(s) are invalid; nothing was stored. See errors[] for each event index and field.`,
+      `${badEvents} of ${raw.length} event(s) are invalid; nothing was stored. See errors[] for each event index and field.`,
       { errors: errors.slice(0, MAX_REPORTED_ERRORS) });
   }
   return { rows, redactions };

@@ -21,7 +21,7 @@ import type { Spool } from '../spool/spool.ts';
 import { eventKey, existingKeys, insertEvents } from '../store/activities.ts';
 import type { HashChain } from '../integrity/chain.ts';
 import type { Store } from '../store/client.ts';
-import { isRetryable } from '../store/errors.ts';
+import { isRetryable, loggableError } from '../store/errors.ts';
 
 interface Pending {
   rows: EventRow[];
@@ -186,6 +186,12 @@ export class BatchWriter {
       n += p.rows.length;
     }
     this.queuedRows -= n;
+    await this.processBatch(batch);
+  }
+
+  /** Stores a batch directly, or through the spool when the store is down, slow or behind. */
+  private async processBatch(batch: Pending[]): Promise<void> {
+    const n = batch.reduce((sum, p) => sum + p.rows.length, 0);
     if (this.spool && (this.spool.pendingEvents > 0 || !this.storeReady)) {
       await this.toSpool(batch); // keep order: behind what is already spooled
       return;
@@ -196,12 +202,19 @@ export class BatchWriter {
     } catch (err) {
       const slow = err instanceof StoreDeadlineError;
       if (this.spool && (slow || isRetryable(err))) {
-        this.log?.warn({ err, rows: n }, slow ? 'store write over the deadline: acknowledging through the spool' : 'batch insert failed: acknowledging through the spool');
+        this.log?.warn({ err: loggableError(err), rows: n }, slow ? 'store write over the deadline: acknowledging through the spool' : 'batch insert failed: acknowledging through the spool');
         this.enterDegraded(slow ? 'store-slow' : 'store-failing');
         await this.toSpool(batch);
         return;
       }
-      this.log?.warn({ err, rows: n }, 'batch insert failed');
+      if (batch.length > 1 && !slow && !isRetryable(err)) {
+        // The store refused the shared insert outright: one request's rows can poison a batch of
+        // many requests (and tenants). Store each request on its own, so only the culprit fails.
+        this.log?.warn({ err: loggableError(err), requests: batch.length }, 'batch insert refused: retrying request by request');
+        for (const p of batch) await this.processBatch([p]);
+        return;
+      }
+      this.log?.warn({ err: loggableError(err), rows: n }, 'batch insert failed');
       for (const p of batch) p.reject(err);
     }
   }
@@ -331,3 +344,4 @@ export class BatchWriter {
     await this.storeTail;
   }
 }
+

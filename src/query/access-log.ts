@@ -13,6 +13,7 @@
 // Not blocking: the response never waits for the access event. The price: an access made within
 // the last window before a crash may go unrecorded; shutdown flushes what is pending.
 import type { MiddlewareHandler } from 'hono';
+import { loggableError } from '../store/errors.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { AppEnv } from '../env.ts';
 import type { EventRow } from '../ingest/event.ts';
@@ -119,7 +120,7 @@ export class AccessLog {
     if (rows.length > 0) {
       const write = this.writer.write(rows).then(
         () => {},
-        (err: unknown) => this.log?.error({ err, events: rows.length }, 'access log: could not store audit.accessed events'),
+        (err: unknown) => this.log?.error({ err: loggableError(err), events: rows.length }, 'access log: could not store audit.accessed events'),
       );
       this.inflight.add(write);
       void write.finally(() => this.inflight.delete(write));

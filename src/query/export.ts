@@ -51,6 +51,14 @@ export function exportRoutes() {
     const filters = c.req.query();
     const origin = requestOrigin(c);
     const startedAt = Date.now();
+    const headers = {
+      'Content-Type': CONTENT_TYPES[q.format],
+      'Content-Disposition': `attachment; filename="audit-export.${q.format}"`,
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+    };
+    // HEAD answers GET's headers without running the export: nobody would read the stream.
+    if (c.req.method === 'HEAD') return c.body(null, 200, headers);
 
     const abort = new AbortController();
     const batches = streamEvents(store, tenant, toFilters(q), { limit: q.limit, signal: abort.signal });
@@ -114,11 +122,6 @@ export function exportRoutes() {
     });
 
     // c.body, not new Response: headers set by middleware (rate-limit info) are kept.
-    return c.body(body, 200, {
-      'Content-Type': CONTENT_TYPES[format],
-      'Content-Disposition': `attachment; filename="audit-export.${format}"`,
-      'Cache-Control': 'no-store',
-      'X-Content-Type-Options': 'nosniff',
-    });
+    return c.body(body, 200, headers);
   });
 }

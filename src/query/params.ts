@@ -16,6 +16,10 @@ const text = (max: number) => z.string().min(1).max(max);
 const csvOf = <T extends string>(values: readonly T[], name: string) =>
   z.string().max(200).transform((s, ctx) => {
     const items = s.split(',').map((x) => x.trim()).filter(Boolean);
+    if (items.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `must name at least one ${name}` });
+      return z.NEVER;
+    }
     for (const it of items) {
       if (!values.includes(it as T)) {
         ctx.addIssue({ code: 'custom', message: `"${it}" is not a ${name}; expected one of ${values.join(', ')}` });
@@ -27,6 +31,10 @@ const csvOf = <T extends string>(values: readonly T[], name: string) =>
 
 const activityTypes = z.string().max(1000).transform((s, ctx) => {
   const items = s.split(',').map((x) => x.trim()).filter(Boolean);
+  if (items.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'must name at least one activity type' });
+    return z.NEVER;
+  }
   for (const it of items) {
     if (!/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/.test(it)) {
       ctx.addIssue({ code: 'custom', message: `"${it}" is not a dotted lowercase activity type` });
@@ -36,7 +44,8 @@ const activityTypes = z.string().max(1000).transform((s, ctx) => {
   return items;
 });
 
-export const FilterQuery = z.object({
+// Strict: an unknown parameter (a typo like userid=) is refused, never silently unfiltered.
+export const FilterQuery = z.strictObject({
   user_id: text(256).optional(),
   activity_type: activityTypes.optional().openapi({ description: 'One or more, comma-separated', example: 'user.login,user.logout' }),
   severity: csvOf(severities, 'severity').optional().openapi({ description: 'One or more, comma-separated', example: 'HIGH,CRITICAL' }),
@@ -55,7 +64,7 @@ export const ListQuery = FilterQuery.extend({
   cursor: z.string().max(200).optional().openapi({ description: 'next_cursor of the previous page' }),
 });
 
-export const RecentQuery = z.object({
+export const RecentQuery = z.strictObject({
   days: z.coerce.number().int().min(1).max(3660).default(7),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   user_id: text(256).optional(),

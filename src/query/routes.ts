@@ -56,7 +56,7 @@ const getRoute = createRoute({
   middleware: [requireScope('audit:read')] as const,
   request: {
     params: z.object({ id: z.string().regex(UUID_RE, 'must be a UUID').openapi({ param: { name: 'id', in: 'path' } }) }),
-    query: z.object({ tenant_id: z.string().max(128).optional().openapi({ description: 'audit:admin only' }) }),
+    query: z.strictObject({ tenant_id: z.string().max(128).optional().openapi({ description: 'audit:admin only' }) }),
   },
   responses: {
     200: { description: 'The event', content: { 'application/json': { schema: AuditEvent } } },

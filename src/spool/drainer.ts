@@ -5,6 +5,7 @@
 // for good (a non-retryable error, three times, alone, while the record after it goes through)
 // is moved to quarantine/, never dropped; if the store refuses everything, nothing moves.
 import type { EventRow } from '../ingest/event.ts';
+import { loggableError } from '../store/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { isRetryable } from '../store/errors.ts';
@@ -99,7 +100,7 @@ export class SpoolDrainer {
           if (isRetryable(err)) refusals = 0;
           else if (++refusals >= REFUSALS_BEFORE_QUARANTINE && batch.groups.length <= 1 && (await this.nextOneGoesThrough(batch))) {
             const file = await this.spool.quarantine(batch);
-            this.opts.log?.error({ err, events: batch.events, file }, 'spool: the store refuses this record for good; moved it to quarantine (not dropped)');
+            this.opts.log?.error({ err: loggableError(err), events: batch.events, file }, 'spool: the store refuses this record for good; moved it to quarantine (not dropped)');
             refusals = 0;
             this.progress();
             continue;
@@ -116,7 +117,7 @@ export class SpoolDrainer {
       } catch (err) {
         if (!this.failing) {
           failingSince = Date.now();
-          this.opts.log?.warn({ err, pending: this.spool.pendingEvents }, 'spool drain paused: the store (or the spool) fails; retrying with backoff');
+          this.opts.log?.warn({ err: loggableError(err), pending: this.spool.pendingEvents }, 'spool drain paused: the store (or the spool) fails; retrying with backoff');
         }
         this.failing = true;
         this.progress();

@@ -136,9 +136,15 @@ export function whereClause(tenant: string, f: ActivityFilters, cursor?: Cursor)
     params.until = f.until;
   }
   if (f.q !== undefined && f.q !== '') {
-    // Same expression as the ngrambf index (lower(description)), so the index can skip granules.
-    conds.push('lower(description) LIKE {q_like:String}');
-    params.q_like = `%${likeLiteral(f.q.toLowerCase())}%`;
+    if (/^[\x00-\x7F]*$/.test(f.q)) {
+      // Same expression as the ngrambf index (lower(description)), so the index can skip granules.
+      conds.push('lower(description) LIKE {q_like:String}');
+      params.q_like = `%${likeLiteral(f.q.toLowerCase())}%`;
+    } else {
+      // Beyond ASCII, lower() leaves letters like Ä alone: case-fold with the UTF-8 aware search.
+      conds.push('positionCaseInsensitiveUTF8(description, {q:String}) > 0');
+      params.q = f.q;
+    }
   }
   if (cursor) {
     // The first condition lets the primary key prune; the tuple makes ties on timestamp exact.

@@ -33,9 +33,6 @@ export class Store {
   readonly database: string;
   readonly client: ClickHouseClient;
   readonly enginePath: string | undefined;
-  /** Native streaming sessions: one runs one stream at a time, so concurrent streams take one each. */
-  private idleSessions: ChdbSession[] = [];
-  private sessions = new Set<ChdbSession>();
   private closed = false;
 
   private constructor(
@@ -143,6 +140,8 @@ export class Store {
     const end = this.metrics?.queryDuration.startTimer({ operation });
     try {
       if (this.kind === 'embedded') {
+        // A native session allows one active stream, so each stream gets its own session on the
+        // same directory: concurrent exports never wait on, or break, each other.
         const session = await this.nativeSession();
         try {
           for await (const chunk of session.queryStreamBind(sql, params, { format, ...(signal ? { signal } : {}) })) {
@@ -150,7 +149,7 @@ export class Store {
             if (text.length > 0) yield text;
           }
         } finally {
-          if (!this.closed) this.idleSessions.push(session);
+          session.close(); // the for-await has ended or cancelled the stream by now
         }
         return;
       }
@@ -167,14 +166,9 @@ export class Store {
     }
   }
 
-  /** An idle native session, or a new one (same-path sessions coexist in one process). */
   private async nativeSession(): Promise<ChdbSession> {
-    const idle = this.idleSessions.pop();
-    if (idle) return idle;
     const chdb = (await import('chdb')) as unknown as { Session: new (p: string) => ChdbSession };
-    const session = new chdb.Session(this.enginePath!);
-    this.sessions.add(session);
-    return session;
+    return new chdb.Session(this.enginePath!);
   }
 
   async ping(): Promise<boolean> {
@@ -189,9 +183,6 @@ export class Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const session of this.sessions) session.close();
-    this.sessions.clear();
-    this.idleSessions = [];
     await this.client.close();
   }
 }

@@ -74,3 +74,12 @@ export function clickhouseCode(err: unknown): string | undefined {
   if (err instanceof StoreError) return err.clickhouseCode;
   return undefined;
 }
+
+/**
+ * What a log line may say about a store error: its kind and code, not its message, because
+ * ClickHouse quotes the offending input (personal data) in parse errors.
+ */
+export function loggableError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { type: typeof err };
+  return { type: err.name, code: clickhouseCode(err), retryable: isRetryable(err) };
+}

@@ -49,6 +49,203 @@ SETTINGS index_granularity = 2048;
 
 CREATE TABLE IF NOT EXISTS `audit`.`audit_activities` ON CLUSTER `audit_cluster` AS `audit`.`audit_activities_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_activities_local`, cityHash64(tenant_id));
 
+-- 0010_create_activity_hourly
+CREATE TABLE IF NOT EXISTS `audit`.`audit_activity_hourly_local` ON CLUSTER `audit_cluster` (
+    tenant_id     LowCardinality(String),
+    hour          DateTime('UTC') CODEC(Delta, ZSTD(1)),
+    activity_type LowCardinality(String),
+    severity      Enum8('LOW' = 1, 'MEDIUM' = 2, 'HIGH' = 3, 'CRITICAL' = 4),
+    outcome       Enum8('success' = 1, 'failure' = 2),
+    events        UInt64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/audit/audit_activity_hourly_local', '{replica}', events)
+PARTITION BY toYYYYMM(hour)
+
+ORDER BY (tenant_id, hour, activity_type, severity, outcome)
+TTL hour + toIntervalDay(400)
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_activity_hourly` ON CLUSTER `audit_cluster` AS `audit`.`audit_activity_hourly_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_activity_hourly_local`, cityHash64(tenant_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `audit`.`audit_activity_hourly_mv` ON CLUSTER `audit_cluster` TO `audit`.`audit_activity_hourly_local` AS SELECT
+    tenant_id,
+    toStartOfHour(toDateTime(timestamp, 'UTC')) AS hour,
+    activity_type,
+    severity,
+    outcome,
+    count() AS events
+FROM `audit`.`audit_activities_local`
+GROUP BY tenant_id, hour, activity_type, severity, outcome;
+
+INSERT INTO `audit`.audit_activity_hourly (tenant_id, hour, activity_type, severity, outcome, events)
+SELECT
+    tenant_id,
+    toStartOfHour(toDateTime(timestamp, 'UTC')) AS hour,
+    activity_type,
+    severity,
+    outcome,
+    count() AS events
+FROM `audit`.audit_activities
+WHERE (SELECT count() FROM `audit`.audit_activity_hourly) = 0
+GROUP BY tenant_id, hour, activity_type, severity, outcome;
+
+-- 0011_create_activity_daily
+CREATE TABLE IF NOT EXISTS `audit`.`audit_activity_daily_local` ON CLUSTER `audit_cluster` (
+    tenant_id     LowCardinality(String),
+    day           Date CODEC(Delta, ZSTD(1)),
+    activity_type LowCardinality(String),
+    severity      Enum8('LOW' = 1, 'MEDIUM' = 2, 'HIGH' = 3, 'CRITICAL' = 4),
+    outcome       Enum8('success' = 1, 'failure' = 2),
+    events        UInt64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/audit/audit_activity_daily_local', '{replica}', events)
+PARTITION BY toYear(day)
+ORDER BY (tenant_id, day, activity_type, severity, outcome)
+TTL day + toIntervalDay(1830)
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_activity_daily` ON CLUSTER `audit_cluster` AS `audit`.`audit_activity_daily_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_activity_daily_local`, cityHash64(tenant_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `audit`.`audit_activity_daily_mv` ON CLUSTER `audit_cluster` TO `audit`.`audit_activity_daily_local` AS SELECT
+    tenant_id,
+    toDate(timestamp, 'UTC') AS day,
+    activity_type,
+    severity,
+    outcome,
+    count() AS events
+FROM `audit`.`audit_activities_local`
+GROUP BY tenant_id, day, activity_type, severity, outcome;
+
+INSERT INTO `audit`.audit_activity_daily (tenant_id, day, activity_type, severity, outcome, events)
+SELECT
+    tenant_id,
+    toDate(timestamp, 'UTC') AS day,
+    activity_type,
+    severity,
+    outcome,
+    count() AS events
+FROM `audit`.audit_activities
+WHERE (SELECT count() FROM `audit`.audit_activity_daily) = 0
+GROUP BY tenant_id, day, activity_type, severity, outcome;
+
+-- 0012_create_user_daily
+CREATE TABLE IF NOT EXISTS `audit`.`audit_user_daily_local` ON CLUSTER `audit_cluster` (
+    tenant_id LowCardinality(String),
+    day       Date CODEC(Delta, ZSTD(1)),
+    user_id   String CODEC(ZSTD(1)),
+    events    UInt64,
+    failures  UInt64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/audit/audit_user_daily_local', '{replica}', (events, failures))
+PARTITION BY toYYYYMM(day)
+ORDER BY (tenant_id, day, user_id)
+TTL day + toIntervalDay(400)
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_user_daily` ON CLUSTER `audit_cluster` AS `audit`.`audit_user_daily_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_user_daily_local`, cityHash64(tenant_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `audit`.`audit_user_daily_mv` ON CLUSTER `audit_cluster` TO `audit`.`audit_user_daily_local` AS SELECT
+    tenant_id,
+    toDate(timestamp, 'UTC') AS day,
+    user_id,
+    count() AS events,
+    countIf(outcome = 'failure') AS failures
+FROM `audit`.`audit_activities_local`
+GROUP BY tenant_id, day, user_id;
+
+INSERT INTO `audit`.audit_user_daily (tenant_id, day, user_id, events, failures)
+SELECT
+    tenant_id,
+    toDate(timestamp, 'UTC') AS day,
+    user_id,
+    count() AS events,
+    countIf(outcome = 'failure') AS failures
+FROM `audit`.audit_activities
+WHERE (SELECT count() FROM `audit`.audit_user_daily) = 0
+GROUP BY tenant_id, day, user_id;
+
+-- 0013_create_resource_daily
+CREATE TABLE IF NOT EXISTS `audit`.`audit_resource_daily_local` ON CLUSTER `audit_cluster` (
+    tenant_id     LowCardinality(String),
+    day           Date CODEC(Delta, ZSTD(1)),
+    resource_type LowCardinality(String),
+    resource_id   String CODEC(ZSTD(1)),
+    events        UInt64,
+    failures      UInt64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/audit/audit_resource_daily_local', '{replica}', (events, failures))
+PARTITION BY toYYYYMM(day)
+ORDER BY (tenant_id, day, resource_type, resource_id)
+TTL day + toIntervalDay(400)
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_resource_daily` ON CLUSTER `audit_cluster` AS `audit`.`audit_resource_daily_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_resource_daily_local`, cityHash64(tenant_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `audit`.`audit_resource_daily_mv` ON CLUSTER `audit_cluster` TO `audit`.`audit_resource_daily_local` AS SELECT
+    tenant_id,
+    toDate(timestamp, 'UTC') AS day,
+    resource_type,
+    resource_id,
+    count() AS events,
+    countIf(outcome = 'failure') AS failures
+FROM `audit`.`audit_activities_local`
+WHERE resource_id != ''
+GROUP BY tenant_id, day, resource_type, resource_id;
+
+INSERT INTO `audit`.audit_resource_daily (tenant_id, day, resource_type, resource_id, events, failures)
+SELECT
+    tenant_id,
+    toDate(timestamp, 'UTC') AS day,
+    resource_type,
+    resource_id,
+    count() AS events,
+    countIf(outcome = 'failure') AS failures
+FROM `audit`.audit_activities
+WHERE resource_id != '' AND (SELECT count() FROM `audit`.audit_resource_daily) = 0
+GROUP BY tenant_id, day, resource_type, resource_id;
+
+-- 0014_create_failures_minutely
+CREATE TABLE IF NOT EXISTS `audit`.`audit_failures_minutely_local` ON CLUSTER `audit_cluster` (
+    tenant_id     LowCardinality(String),
+    minute        DateTime('UTC') CODEC(Delta, ZSTD(1)),
+    activity_type LowCardinality(String),
+    severity      Enum8('LOW' = 1, 'MEDIUM' = 2, 'HIGH' = 3, 'CRITICAL' = 4),
+    failures      SimpleAggregateFunction(sum, UInt64),
+    users         AggregateFunction(uniq, String),
+    ip_addresses  AggregateFunction(uniq, String)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/audit/audit_failures_minutely_local', '{replica}') PARTITION BY toMonday(minute)
+ORDER BY (tenant_id, minute, activity_type, severity)
+TTL minute + toIntervalDay(90)
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_failures_minutely` ON CLUSTER `audit_cluster` AS `audit`.`audit_failures_minutely_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_failures_minutely_local`, cityHash64(tenant_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `audit`.`audit_failures_minutely_mv` ON CLUSTER `audit_cluster` TO `audit`.`audit_failures_minutely_local` AS SELECT
+    tenant_id,
+    toStartOfMinute(toDateTime(timestamp, 'UTC')) AS minute,
+    activity_type,
+    severity,
+    toUInt64(count()) AS failures,
+    uniqState(user_id) AS users,
+    uniqState(ip_address) AS ip_addresses
+FROM `audit`.`audit_activities_local`
+WHERE outcome = 'failure'
+GROUP BY tenant_id, minute, activity_type, severity;
+
+INSERT INTO `audit`.audit_failures_minutely (tenant_id, minute, activity_type, severity, failures, users, ip_addresses)
+SELECT
+    tenant_id,
+    toStartOfMinute(toDateTime(timestamp, 'UTC')) AS minute,
+    activity_type,
+    severity,
+    toUInt64(count()) AS failures,
+    uniqState(user_id) AS users,
+    uniqState(ip_address) AS ip_addresses
+FROM `audit`.audit_activities
+WHERE outcome = 'failure' AND (SELECT count() FROM `audit`.audit_failures_minutely) = 0
+GROUP BY tenant_id, minute, activity_type, severity;
+
 -- 0030_add_integrity_chain
 ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` ADD COLUMN IF NOT EXISTS stream    LowCardinality(String) DEFAULT '',
     ADD COLUMN IF NOT EXISTS seq       UInt64 DEFAULT 0 CODEC(Delta, ZSTD(1)),

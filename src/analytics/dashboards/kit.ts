@@ -1,0 +1,349 @@
+// A small typed kit for the provisioned Grafana dashboards (dashboards as code): panels,
+// ClickHouse and Prometheus targets, variables and a row layout that cannot overlap. The JSON it
+// produces is committed under grafana/dashboards/ and a test keeps the two in step.
+
+export const CLICKHOUSE = { type: 'grafana-clickhouse-datasource', uid: 'audithouse-clickhouse' } as const;
+export const PROMETHEUS = { type: 'prometheus', uid: 'audithouse-prometheus' } as const;
+
+/** The database the dashboards read: the compose stack's CLICKHOUSE_DATABASE. */
+export const DB = 'audit';
+
+export type Json = Record<string, unknown>;
+
+export interface GridPos {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+export interface Panel extends Json {
+  id: number;
+  type: string;
+  title: string;
+  gridPos: GridPos;
+}
+
+/** A panel before layout: everything but id and position. */
+export type PanelSpec = Omit<Panel, 'id' | 'gridPos'> & { w: number };
+
+// ---------------------------------------------------------------------------------------------
+// Targets
+
+/** Plugin query formats (sqlutil FormatQueryOption): 0 time series, 1 table. */
+export function sqlTarget(rawSql: string, kind: 'timeSeries' | 'table', refId = 'A'): Json {
+  return {
+    refId,
+    datasource: CLICKHOUSE,
+    editorType: 'sql',
+    pluginVersion: '',
+    queryType: kind,
+    format: kind === 'timeSeries' ? 0 : 1,
+    rawSql,
+  };
+}
+
+export function promTarget(expr: string, legendFormat: string, refId: string): Json {
+  return { refId, datasource: PROMETHEUS, editorMode: 'code', expr, legendFormat, range: true };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Panels
+
+const thresholds = (steps: Array<[string, number | null]>) => ({
+  mode: 'absolute',
+  steps: steps.map(([color, value]) => ({ color, value })),
+});
+
+export const SEVERITY_COLORS = { LOW: 'green', MEDIUM: 'yellow', HIGH: 'orange', CRITICAL: 'red' } as const;
+
+const severityMappings = [
+  {
+    type: 'value',
+    options: Object.fromEntries(Object.entries(SEVERITY_COLORS).map(([k, color], index) => [k, { color, index }])),
+  },
+];
+
+export function stat(o: {
+  title: string;
+  w: number;
+  targets: Json[];
+  unit?: string;
+  description?: string;
+  /** Value from which the number turns red (else it stays neutral). */
+  redFrom?: number;
+  datasource?: typeof CLICKHOUSE | typeof PROMETHEUS;
+}): PanelSpec {
+  return {
+    type: 'stat',
+    title: o.title,
+    w: o.w,
+    ...(o.description ? { description: o.description } : {}),
+    datasource: o.datasource ?? CLICKHOUSE,
+    targets: o.targets,
+    fieldConfig: {
+      defaults: {
+        unit: o.unit ?? 'short',
+        color: { mode: 'thresholds' },
+        thresholds: thresholds(o.redFrom === undefined ? [['text', null]] : [['green', null], ['red', o.redFrom]]),
+      },
+      overrides: [],
+    },
+    options: {
+      reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
+      colorMode: 'value',
+      graphMode: 'none',
+      justifyMode: 'auto',
+      textMode: 'auto',
+      orientation: 'auto',
+    },
+  };
+}
+
+export function timeseries(o: {
+  title: string;
+  w: number;
+  targets: Json[];
+  unit?: string;
+  description?: string;
+  /** Minimum interval: raises $__interval / the plugin's $__timeInterval bucket. */
+  interval?: string;
+  /** Stacked bars (counts) instead of lines (rates, ratios, latencies). */
+  bars?: boolean;
+  /** Series name from a label of the long-format result, e.g. "${__field.labels.severity}". */
+  displayName?: string;
+  colorBySeverity?: boolean;
+  datasource?: typeof CLICKHOUSE | typeof PROMETHEUS;
+}): PanelSpec {
+  const custom = o.bars
+    ? { drawStyle: 'bars', fillOpacity: 80, lineWidth: 1, stacking: { mode: 'normal', group: 'A' }, showPoints: 'never' }
+    : { drawStyle: 'line', fillOpacity: 10, lineWidth: 1, stacking: { mode: 'none', group: 'A' }, showPoints: 'never', spanNulls: true };
+  const overrides = o.colorBySeverity
+    ? Object.entries(SEVERITY_COLORS).map(([sev, color]) => ({
+        matcher: { id: 'byName', options: sev },
+        properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: color } }],
+      }))
+    : [];
+  return {
+    type: 'timeseries',
+    title: o.title,
+    w: o.w,
+    ...(o.description ? { description: o.description } : {}),
+    datasource: o.datasource ?? CLICKHOUSE,
+    ...(o.interval ? { interval: o.interval } : {}),
+    targets: o.targets,
+    fieldConfig: {
+      defaults: { unit: o.unit ?? 'short', custom, ...(o.displayName ? { displayName: o.displayName } : {}) },
+      overrides,
+    },
+    options: {
+      legend: { displayMode: 'list', placement: 'bottom', showLegend: true },
+      tooltip: { mode: 'multi', sort: 'desc' },
+    },
+  };
+}
+
+export interface ColumnLink {
+  /** Result column the link sits on. */
+  column: string;
+  title: string;
+  url: string;
+}
+
+export function table(o: {
+  title: string;
+  w: number;
+  targets: Json[];
+  description?: string;
+  links?: ColumnLink[];
+  /** Columns shown with their unit, e.g. { failure_rate: 'percentunit' }. */
+  units?: Record<string, string>;
+  /** Column widths in pixels. */
+  widths?: Record<string, number>;
+}): PanelSpec {
+  const overrides: Json[] = [];
+  for (const l of o.links ?? []) {
+    overrides.push({ matcher: { id: 'byName', options: l.column }, properties: [{ id: 'links', value: [{ title: l.title, url: l.url }] }] });
+  }
+  for (const [column, unit] of Object.entries(o.units ?? {})) {
+    overrides.push({ matcher: { id: 'byName', options: column }, properties: [{ id: 'unit', value: unit }] });
+  }
+  for (const [column, width] of Object.entries(o.widths ?? {})) {
+    overrides.push({ matcher: { id: 'byName', options: column }, properties: [{ id: 'custom.width', value: width }] });
+  }
+  // A severity column, wherever it appears, is colored the same way on every dashboard.
+  overrides.push({
+    matcher: { id: 'byName', options: 'severity' },
+    properties: [
+      { id: 'mappings', value: severityMappings },
+      { id: 'custom.cellOptions', value: { type: 'color-text' } },
+    ],
+  });
+  return {
+    type: 'table',
+    title: o.title,
+    w: o.w,
+    ...(o.description ? { description: o.description } : {}),
+    datasource: CLICKHOUSE,
+    targets: o.targets,
+    fieldConfig: { defaults: { custom: { align: 'auto', filterable: true, cellOptions: { type: 'auto' } } }, overrides },
+    options: { showHeader: true, cellHeight: 'sm', footer: { show: false, reducer: ['sum'], countRows: false } },
+  };
+}
+
+/** Horizontal bars: one string column (xField) and numeric columns. */
+export function barchart(o: { title: string; w: number; targets: Json[]; xField: string; description?: string }): PanelSpec {
+  return {
+    type: 'barchart',
+    title: o.title,
+    w: o.w,
+    ...(o.description ? { description: o.description } : {}),
+    datasource: CLICKHOUSE,
+    targets: o.targets,
+    fieldConfig: { defaults: { unit: 'short', color: { mode: 'palette-classic' }, custom: { fillOpacity: 80, lineWidth: 1 } }, overrides: [] },
+    options: {
+      xField: o.xField,
+      orientation: 'horizontal',
+      showValue: 'auto',
+      barWidth: 0.8,
+      groupWidth: 0.7,
+      legend: { displayMode: 'list', placement: 'bottom', showLegend: false },
+      tooltip: { mode: 'single', sort: 'none' },
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout: rows of panels, left to right; each row as tall as given. Ids follow reading order.
+
+export function layout(rows: Array<{ h: number; panels: PanelSpec[] }>): Panel[] {
+  const out: Panel[] = [];
+  let y = 0;
+  let id = 1;
+  for (const row of rows) {
+    let x = 0;
+    for (const { w, ...panel } of row.panels) {
+      if (x + w > 24) throw new Error(`row at y=${y} is wider than 24 columns ("${panel.title}")`);
+      out.push({ id: id++, gridPos: { x, y, w, h: row.h }, ...panel } as Panel);
+      x += w;
+    }
+    y += row.h;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Variables
+
+const ALL = { selected: true, text: ['All'], value: ['$__all'] };
+
+export function queryVariable(o: { name: string; label: string; sql: string }): Json {
+  return {
+    type: 'query',
+    name: o.name,
+    label: o.label,
+    datasource: CLICKHOUSE,
+    query: o.sql,
+    definition: o.sql,
+    refresh: 2, // on time range change: new tenants and types appear without a reload
+    multi: true,
+    includeAll: true,
+    current: ALL,
+    options: [],
+    sort: 1,
+    hide: 0,
+  };
+}
+
+export function customVariable(o: { name: string; label: string; values: readonly string[] }): Json {
+  return {
+    type: 'custom',
+    name: o.name,
+    label: o.label,
+    query: o.values.join(','),
+    multi: true,
+    includeAll: true,
+    current: ALL,
+    options: [
+      { selected: true, text: 'All', value: '$__all' },
+      ...o.values.map((v) => ({ selected: false, text: v, value: v })),
+    ],
+    hide: 0,
+  };
+}
+
+export function textVariable(o: { name: string; label: string; description?: string }): Json {
+  return {
+    type: 'textbox',
+    name: o.name,
+    label: o.label,
+    ...(o.description ? { description: o.description } : {}),
+    query: '',
+    current: { selected: false, text: '', value: '' },
+    options: [{ selected: true, text: '', value: '' }],
+    hide: 0,
+  };
+}
+
+export function promVariable(o: { name: string; label: string; query: string }): Json {
+  return {
+    type: 'query',
+    name: o.name,
+    label: o.label,
+    datasource: PROMETHEUS,
+    query: { query: o.query, refId: 'PrometheusVariableQueryEditor-VariableQuery', qryType: 1 },
+    definition: o.query,
+    refresh: 2,
+    multi: true,
+    includeAll: true,
+    allValue: '.*',
+    current: ALL,
+    options: [],
+    sort: 1,
+    hide: 0,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dashboard
+
+export interface DashboardSpec {
+  uid: string;
+  title: string;
+  description: string;
+  time: { from: string; to: string };
+  refresh: string;
+  variables: Json[];
+  panels: Panel[];
+}
+
+export function dashboard(d: DashboardSpec): Json {
+  return {
+    uid: d.uid,
+    title: d.title,
+    description: d.description,
+    tags: ['audithouse'],
+    timezone: 'utc',
+    editable: false,
+    graphTooltip: 1,
+    schemaVersion: 39,
+    version: 1,
+    time: d.time,
+    refresh: d.refresh,
+    fiscalYearStartMonth: 0,
+    liveNow: false,
+    annotations: { list: [] },
+    links: [{ type: 'dashboards', tags: ['audithouse'], asDropdown: false, includeVars: false, keepTime: true, title: 'Audit dashboards' }],
+    templating: { list: d.variables },
+    panels: d.panels,
+  };
+}
+
+/** SQL fragment: the filter a multi-value variable adds, or 1=1 when All (browser-side only). */
+export const when = (column: string, variable: string) => `$__conditionalAll(${column} IN ($${variable}), $${variable})`;
+
+/**
+ * A free-text variable as a SQL string, safe whatever the user types: percent-encoding leaves
+ * only [A-Za-z0-9-_.~%], so no quote or backslash can reach the SQL; ClickHouse decodes it.
+ */
+export const textValue = (variable: string) => `decodeURLComponent('\${${variable}:percentencode}')`;

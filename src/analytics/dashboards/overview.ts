@@ -1,0 +1,202 @@
+// "Audit overview": what happened, how much, how badly, by whom and to what. Every chart reads
+// the analytics views (cheap at any volume); only the latest HIGH/CRITICAL table reads raw rows.
+import { severities } from '../../config.ts';
+import { VIEWS } from '../views.ts';
+import { barchart, customVariable, dashboard, DB, layout, queryVariable, sqlTarget, stat, table, timeseries, when, type Json } from './kit.ts';
+import { resourceLink, userLink } from './feed.ts';
+
+export const OVERVIEW_UID = 'audit-overview';
+
+const hourly = `${DB}.${VIEWS.hourly}`;
+const userDaily = `${DB}.${VIEWS.userDaily}`;
+const resourceDaily = `${DB}.${VIEWS.resourceDaily}`;
+const failures = `${DB}.${VIEWS.failuresMinutely}`;
+
+// Hourly rows are whole hours: take the hour that contains the range start, so no event in the
+// range is left out (the chart may show up to an hour before it).
+const HOURS = 'hour >= toStartOfHour($__fromTime) AND hour <= $__toTime';
+const MINUTES = 'minute >= toStartOfMinute($__fromTime) AND minute <= $__toTime';
+const TENANT = when('tenant_id', 'tenant');
+const SEVERITY = when('severity', 'severity');
+
+const totals = (expr: string, alias: string) =>
+  sqlTarget(`SELECT ${expr} AS ${alias} FROM ${hourly} WHERE ${HOURS} AND ${TENANT} AND ${SEVERITY}`, 'table');
+
+export function overviewDashboard(): Json {
+  const panels = layout([
+    {
+      h: 4,
+      panels: [
+        stat({ title: 'Events', w: 4, targets: [totals('sum(events)', 'events')] }),
+        stat({ title: 'Failures', w: 4, targets: [totals("sumIf(events, outcome = 'failure')", 'failures')], redFrom: 1 }),
+        stat({
+          title: 'Failure rate',
+          w: 4,
+          unit: 'percentunit',
+          redFrom: 0.05,
+          targets: [totals("sumIf(events, outcome = 'failure') / greatest(sum(events), 1)", 'failure_rate')],
+        }),
+        stat({ title: 'HIGH + CRITICAL', w: 4, targets: [totals("sumIf(events, severity IN ('HIGH', 'CRITICAL'))", 'high_critical')], redFrom: 1 }),
+        stat({
+          title: 'Active users',
+          w: 4,
+          description: 'Distinct users with at least one event in the range (whole days, all severities).',
+          targets: [sqlTarget(`SELECT uniqExact(user_id) AS users FROM ${userDaily} WHERE $__dateFilter(day) AND ${TENANT}`, 'table')],
+        }),
+        stat({
+          title: 'Resources touched',
+          w: 4,
+          description: 'Distinct resources named by an event in the range (whole days, all severities).',
+          targets: [
+            sqlTarget(`SELECT uniqExact(resource_type, resource_id) AS resources FROM ${resourceDaily} WHERE $__dateFilter(day) AND ${TENANT}`, 'table'),
+          ],
+        }),
+      ],
+    },
+    {
+      h: 8,
+      panels: [
+        timeseries({
+          title: 'Events by severity',
+          w: 12,
+          bars: true,
+          interval: '1h',
+          displayName: '${__field.labels.severity}',
+          colorBySeverity: true,
+          targets: [
+            sqlTarget(
+              `SELECT $__timeInterval(hour) AS time, toString(severity) AS severity, sum(events) AS events FROM ${hourly} ` +
+                `WHERE ${HOURS} AND ${TENANT} AND ${SEVERITY} GROUP BY time, severity ORDER BY time`,
+              'timeSeries',
+            ),
+          ],
+        }),
+        timeseries({
+          title: 'Events by activity type',
+          w: 12,
+          bars: true,
+          interval: '1h',
+          displayName: '${__field.labels.activity_type}',
+          targets: [
+            sqlTarget(
+              `SELECT $__timeInterval(hour) AS time, activity_type, sum(events) AS events FROM ${hourly} ` +
+                `WHERE ${HOURS} AND ${TENANT} AND ${SEVERITY} GROUP BY time, activity_type ORDER BY time`,
+              'timeSeries',
+            ),
+          ],
+        }),
+      ],
+    },
+    {
+      h: 8,
+      panels: [
+        timeseries({
+          title: 'Failure rate',
+          w: 12,
+          unit: 'percentunit',
+          interval: '1h',
+          description: 'Share of events with outcome "failure".',
+          targets: [
+            sqlTarget(
+              `SELECT $__timeInterval(hour) AS time, sumIf(events, outcome = 'failure') / sum(events) AS failure_rate FROM ${hourly} ` +
+                `WHERE ${HOURS} AND ${TENANT} AND ${SEVERITY} GROUP BY time ORDER BY time`,
+              'timeSeries',
+            ),
+          ],
+        }),
+        timeseries({
+          title: 'Failures by activity type',
+          w: 12,
+          bars: true,
+          interval: '1m',
+          displayName: '${__field.labels.activity_type}',
+          description: 'Failed events per interval, from the per-minute failures view (kept 90 days).',
+          targets: [
+            sqlTarget(
+              `SELECT $__timeInterval(minute) AS time, activity_type, sum(failures) AS failures FROM ${failures} ` +
+                `WHERE ${MINUTES} AND ${TENANT} AND ${SEVERITY} GROUP BY time, activity_type ORDER BY time`,
+              'timeSeries',
+            ),
+          ],
+        }),
+      ],
+    },
+    {
+      h: 9,
+      panels: [
+        table({
+          title: 'Top users',
+          w: 8,
+          description: 'Most events in the range (whole days, all severities). Click a user for everything they did.',
+          links: [userLink],
+          targets: [
+            sqlTarget(
+              `SELECT tenant_id, user_id, sum(events) AS events, sum(failures) AS failures FROM ${userDaily} ` +
+                `WHERE $__dateFilter(day) AND ${TENANT} GROUP BY tenant_id, user_id ORDER BY events DESC, user_id LIMIT 20`,
+              'table',
+            ),
+          ],
+        }),
+        table({
+          title: 'Top resources',
+          w: 8,
+          description: 'Most events in the range (whole days, all severities). Click a resource for everything done to it.',
+          links: [resourceLink],
+          targets: [
+            sqlTarget(
+              `SELECT tenant_id, resource_type, resource_id, sum(events) AS events, sum(failures) AS failures FROM ${resourceDaily} ` +
+                `WHERE $__dateFilter(day) AND ${TENANT} GROUP BY tenant_id, resource_type, resource_id ` +
+                `ORDER BY events DESC, resource_type, resource_id LIMIT 20`,
+              'table',
+            ),
+          ],
+        }),
+        barchart({
+          title: 'Events by type',
+          w: 8,
+          xField: 'activity_type',
+          targets: [
+            sqlTarget(
+              `SELECT activity_type, sum(events) AS events FROM ${hourly} WHERE ${HOURS} AND ${TENANT} AND ${SEVERITY} ` +
+                `GROUP BY activity_type ORDER BY events DESC, activity_type LIMIT 15`,
+              'table',
+            ),
+          ],
+        }),
+      ],
+    },
+    {
+      h: 10,
+      panels: [
+        table({
+          title: 'Latest HIGH and CRITICAL events',
+          w: 24,
+          links: [userLink, resourceLink],
+          widths: { timestamp: 190, severity: 90, tenant_id: 110, outcome: 80 },
+          targets: [
+            sqlTarget(
+              `SELECT timestamp, tenant_id, toString(severity) AS severity, activity_type, action, toString(outcome) AS outcome, ` +
+                `user_id, resource_type, resource_id, description, ip_address, toString(id) AS id ` +
+                `FROM ${DB}.audit_activities WHERE $__timeFilter(timestamp) AND severity IN ('HIGH', 'CRITICAL') AND ${TENANT} ` +
+                `ORDER BY timestamp DESC LIMIT 100`,
+              'table',
+            ),
+          ],
+        }),
+      ],
+    },
+  ]);
+
+  return dashboard({
+    uid: OVERVIEW_UID,
+    title: 'Audit overview',
+    description: 'Totals, trends, failures, top users and resources, latest HIGH/CRITICAL events. Counts come from the analytics views.',
+    time: { from: 'now-7d', to: 'now' },
+    refresh: '5m',
+    variables: [
+      queryVariable({ name: 'tenant', label: 'Tenant', sql: `SELECT DISTINCT tenant_id FROM ${DB}.${VIEWS.daily} ORDER BY tenant_id` }),
+      customVariable({ name: 'severity', label: 'Severity', values: severities }),
+    ],
+    panels,
+  });
+}
