@@ -30,7 +30,7 @@ async function all(token?: string): Promise<Array<Record<string, unknown>>> {
   return ((await res.json()) as { data: Array<Record<string, unknown>> }).data;
 }
 
-/** Everything a reader can see, as one text: the list, every event by id, and both exports. */
+/** Everything a reader can see, as one text: the list, every event by id, both exports, the summary (aggregates). */
 async function visibleText(token?: string): Promise<string> {
   const o = token ? { token } : {};
   const list = await all(token);
@@ -40,7 +40,9 @@ async function visibleText(token?: string): Promise<string> {
     expect(res.status, await res.clone().text()).toBe(200);
     return res.text();
   }));
-  return JSON.stringify(list) + byId.join('') + exports.join('');
+  const summary = await t.get('/api/v1/audit/summary?days=30&top=100', o);
+  expect(summary.status).toBe(200);
+  return JSON.stringify(list) + byId.join('') + exports.join('') + (await summary.text());
 }
 
 async function rawTableText(tenant: string): Promise<string> {
@@ -51,6 +53,8 @@ async function rawTableText(tenant: string): Promise<string> {
 
 describe('POST /api/v1/audit/erasure', () => {
   let bobBefore: Array<Record<string, unknown>>;
+  type Summary = { top_users: Array<{ user_id: string; count: number }>; top_resources: Array<{ resource_id: string; count: number }> };
+  let summaryBefore: Summary;
   let otherTenantToken: string;
 
   beforeAll(async () => {
@@ -81,6 +85,8 @@ describe('POST /api/v1/audit/erasure', () => {
     expect(bobBefore).toHaveLength(3);
     const before = await visibleText();
     for (const s of [ALICE.id, ALICE.ip, ALICE.ua, ALICE.email]) expect(before).toContain(s);
+    summaryBefore = (await (await t.get('/api/v1/audit/summary?days=30&top=100')).json()) as Summary;
+    expect(summaryBefore.top_users.map((u) => u.user_id)).toContain(ALICE.id);
     expect((await verifyChains(t.services.store, t.services.integrity.keys)).ok).toBe(true);
   });
 
@@ -89,6 +95,7 @@ describe('POST /api/v1/audit/erasure', () => {
     expect(res.status).toBe(200);
     const result = (await res.json()) as Record<string, unknown>;
     expect(result).toMatchObject({ tenant_id: 'acme', rows_erased: 5, as_actor: 2, as_resource: 1, as_mention: 2 });
+    expect(result.aggregate_rows).toBeGreaterThanOrEqual(2); // a per-user and a per-resource row at least
     expect(result.subject_ref).toMatch(/^[0-9a-f]{64}$/);
 
     // Nowhere in what readers see (list and by id), nor in the stored rows.
@@ -119,6 +126,13 @@ describe('POST /api/v1/audit/erasure', () => {
     const record = (await all()).find((e) => e.id === result.erasure_id)!;
     expect(record).toMatchObject({ activity_type: 'audit.erasure', severity: 'HIGH', user_id: 'dpo', resource_type: 'data_subject', resource_id: result.subject_ref });
     expect(record.details).toEqual({ subject_ref: result.subject_ref, rows: 5, as_actor: 2, as_resource: 1, as_mention: 2 });
+
+    // The aggregates agree: Alice's counts now stand under [ERASED], Bob's are as they were.
+    const summaryAfter = (await (await t.get('/api/v1/audit/summary?days=30&top=100')).json()) as Summary;
+    const count = (s: Summary, id: string) => s.top_users.find((u) => u.user_id === id)?.count ?? 0;
+    expect(count(summaryAfter, ERASED)).toBe(count(summaryBefore, ALICE.id) + count(summaryBefore, ERASED));
+    expect(count(summaryAfter, BOB.id)).toBe(count(summaryBefore, BOB.id));
+    expect(summaryAfter.top_resources.map((r) => r.resource_id)).not.toContain(ALICE.id);
 
     // Another tenant's "alice" is someone else: untouched.
     const globex = await visibleText(otherTenantToken);

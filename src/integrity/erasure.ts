@@ -43,6 +43,8 @@ export interface ErasureResult {
   as_actor: number;
   as_resource: number;
   as_mention: number;
+  /** Rows of the per-user and per-resource aggregates (dashboards, summary) that named the subject. */
+  aggregate_rows: number;
 }
 
 interface Candidate extends ChainEvent {
@@ -149,8 +151,11 @@ export async function eraseSubject(deps: ErasureDeps, req: ErasureRequest): Prom
   await writer.write([record]);
 
   if (changes.length > 0) await applyChanges(store, req.tenant, changes);
-  deps.log?.info({ erasure_id: erasureId, tenant: req.tenant, rows: changes.length }, 'data subject erased');
-  return { erasure_id: erasureId, tenant_id: req.tenant, subject_ref: ref, rows_erased: changes.length, ...counts };
+  // The dashboards' per-user and per-resource aggregates name the subject too.
+  const personalTypes = new Set([...deps.currentPii.resourceTypes, ...[...policies.values()].flatMap((p) => [...p.resourceTypes])]);
+  const aggregates = await eraseFromAggregates(store, req.tenant, x, [...personalTypes]);
+  deps.log?.info({ erasure_id: erasureId, tenant: req.tenant, rows: changes.length, aggregate_rows: aggregates }, 'data subject erased');
+  return { erasure_id: erasureId, tenant_id: req.tenant, subject_ref: ref, rows_erased: changes.length, ...counts, aggregate_rows: aggregates };
 }
 
 async function applyChanges(store: Store, tenant: string, changes: Change[]): Promise<void> {
@@ -181,4 +186,50 @@ async function applyChanges(store: Store, tenant: string, changes: Change[]): Pr
   } finally {
     await store.command(`DROP TABLE IF EXISTS ${tmp}`, {}, 'erasure');
   }
+}
+
+/**
+ * audit_user_daily and audit_resource_daily (migrations 0012, 0013) key their rows by user_id and
+ * resource_id. The subject's counts move to "[ERASED]" (so the aggregates keep agreeing with the
+ * raw rows, which now say "[ERASED]" too): read, delete, then insert the sums. A failure between
+ * the last two under-counts rather than keeps the subject. The subject is matched through a
+ * lookup table, never a literal, for the same reason as above (mutation texts are kept).
+ * audit_failures_minutely holds uniq states (hashes, not ids) that cannot be split per user.
+ */
+async function eraseFromAggregates(store: Store, tenant: string, subject: string, personalTypes: string[]): Promise<number> {
+  const tmpName = `erasure_subject_${crypto.randomBytes(6).toString('hex')}`;
+  const tmp = store.table(tmpName);
+  const j = `${store.database}.${tmpName}`;
+  await store.command(`CREATE TABLE ${tmp} (k String, v UInt8) ENGINE = Join(ANY, LEFT, k) SETTINGS persistent = 0`, {}, 'erasure');
+  let moved = 0;
+  try {
+    await store.insertCompact(tmpName, ['k', 'v'], [[subject, 1]], 'erasure');
+    const targets = [
+      { table: 'audit_user_daily', keys: ['tenant_id', 'day'], match: `joinGet({j:String}, 'v', user_id) = 1`, column: 'user_id' },
+      { table: 'audit_resource_daily', keys: ['tenant_id', 'day', 'resource_type'], match: `resource_type IN {types:Array(String)} AND joinGet({j:String}, 'v', resource_id) = 1`, column: 'resource_id' },
+    ];
+    const exists = new Set((await store.query<{ name: string }>(
+      `SELECT name FROM system.tables WHERE database = {db:String} AND name IN {names:Array(String)}`,
+      { db: store.database, names: targets.map((x) => x.table) }, 'erasure',
+    )).map((r) => r.name));
+    for (const target of targets) {
+      if (!exists.has(target.table)) continue;
+      const table = store.table(target.table);
+      const where = `tenant_id = {tenant:String} AND ${target.match}`;
+      const params = { j, tenant, types: personalTypes };
+      const sums = await store.query<Record<string, string | number>>(
+        `SELECT ${target.keys.join(', ')}, sum(events) AS events, sum(failures) AS failures, count() AS n FROM ${table}
+         WHERE ${where} GROUP BY ${target.keys.join(', ')} SETTINGS output_format_json_quote_64bit_integers = 0`,
+        params, 'erasure',
+      );
+      if (sums.length === 0) continue;
+      moved += sums.reduce((a, r) => a + Number(r.n), 0);
+      await store.command(`ALTER TABLE ${table} DELETE WHERE ${where} SETTINGS mutations_sync = 2, allow_nondeterministic_mutations = 1`, params, 'erasure');
+      await store.insertCompact(target.table, [...target.keys, target.column, 'events', 'failures'],
+        sums.map((r) => [...target.keys.map((k) => r[k]), ERASED, Number(r.events), Number(r.failures)]), 'erasure');
+    }
+  } finally {
+    await store.command(`DROP TABLE IF EXISTS ${tmp}`, {}, 'erasure');
+  }
+  return moved;
 }

@@ -69,6 +69,7 @@ const ErasureResult = z.object({
   as_actor: z.number().int(),
   as_resource: z.number().int(),
   as_mention: z.number().int(),
+  aggregate_rows: z.number().int().openapi({ description: 'Rows of the per-user and per-resource aggregates that named the subject (now counted under "[ERASED]")' }),
 }).openapi('ErasureResult');
 
 const erasureRoute = createRoute({
