@@ -6,6 +6,7 @@ import { matchedRoutes } from 'hono/route';
 import { analyticsRoutes } from './analytics/routes.ts';
 import { authenticate, noStore } from './auth/middleware.ts';
 import { mountApiDocs } from './docs/routes.ts';
+import { archiveRoutes } from './archive/routes.ts';
 import type { AppEnv, Services } from './env.ts';
 import { ApiError, badRequest, handleError, notFound } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
@@ -14,6 +15,7 @@ import { integrityRoutes } from './integrity/routes.ts';
 import { queryRoutes } from './query/routes.ts';
 import { auditReads } from './query/access-log.ts';
 import { exportRoutes } from './query/export.ts';
+import { retentionRoutes } from './retention/routes.ts';
 
 export function createApp(services: Services) {
   const app = new OpenAPIHono<AppEnv>({
@@ -61,6 +63,8 @@ export function createApp(services: Services) {
   app.route('/', queryRoutes());
   app.route('/', exportRoutes());
   app.route('/', analyticsRoutes());
+  app.route('/', retentionRoutes());
+  app.route('/', archiveRoutes());
   app.route('/', integrityRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });

@@ -69,14 +69,10 @@ const EnvSchema = z.object({
   AUDIT_RETENTION_CRITICAL: optionalDays,
   AUDIT_ARCHIVE_ENABLED: bool(true),
   AUDIT_ARCHIVE_LOCATION: optionalString,
-  AUDIT_RETENTION_SCHEDULE: z.string().default('0 2 * * *').refine((p) => {
-    try {
-      new Cron(p, { paused: true }).stop();
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'expected a cron pattern, e.g. "0 2 * * *" (minute hour day month weekday)'),
+  AUDIT_RETENTION_SCHEDULE: z.string().default('0 2 * * *').refine(isSchedule, 'expected a cron pattern (croner syntax) or "off"'),
+  // Ed25519 private key (JWK JSON or PKCS#8 PEM) that signs archive manifests; unset: generated in
+  // the data dir on first use. Checked when the retention job starts, so a bad value is never echoed.
+  AUDIT_ARCHIVE_SIGNING_KEY: optionalString,
 
   AUDIT_JWT_SECRET: optionalString.pipe(
     z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional(),
@@ -136,6 +132,17 @@ const EnvSchema = z.object({
     v === undefined ? undefined : v.split(',').map((k) => k.trim()).filter(Boolean)),
 });
 
+/** A croner pattern, or "off" for an instance that must not run the job on a timer. */
+function isSchedule(v: string): boolean {
+  if (v === 'off') return true;
+  try {
+    new Cron(v, { paused: true }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export type Severity = (typeof SEVERITIES)[number];
 export const severities: readonly Severity[] = SEVERITIES;
 
@@ -156,6 +163,8 @@ export interface Config {
     archiveEnabled: boolean;
     archiveLocation: string;
     schedule: string;
+    /** AUDIT_ARCHIVE_SIGNING_KEY (secret: never log it). */
+    signingKey: string | undefined;
   };
   jwt: {
     secret: string | undefined;
@@ -235,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       archiveEnabled: e.AUDIT_ARCHIVE_ENABLED,
       archiveLocation: path.resolve(e.AUDIT_ARCHIVE_LOCATION ?? path.join(dataDir, 'archive')),
       schedule: e.AUDIT_RETENTION_SCHEDULE,
+      signingKey: e.AUDIT_ARCHIVE_SIGNING_KEY,
     },
     jwt: {
       secret: e.AUDIT_JWT_SECRET,

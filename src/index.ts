@@ -1,10 +1,12 @@
 // The `audithouse` command line. Parses arguments and calls into the capabilities; nothing else.
 import { parseArgs } from 'node:util';
+import { archiveRestoreCommand, archiveVerifyCommand } from './archive/cli.ts';
 import { claimProblem, mintToken, resolveJwtSecret } from './auth/jwt.ts';
 import { SCOPES } from './auth/principal.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { verifyCommand } from './integrity/cli.ts';
 import { createLogger } from './logger.ts';
+import { retentionRunCommand } from './retention/cli.ts';
 import { retentionPolicy } from './retention/policy.ts';
 import { serve } from './server.ts';
 import { Store } from './store/client.ts';
@@ -119,6 +121,9 @@ const commands: Record<string, Command> = {
     return 0;
   },
 
+  'retention run': retentionRunCommand,
+  'archive verify': archiveVerifyCommand,
+  'archive restore': archiveRestoreCommand,
   verify: verifyCommand,
 };
 

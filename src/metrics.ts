@@ -48,6 +48,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabe
       help: 'Retention job runs that failed',
       registers: [registry],
     }),
+    retentionLastSuccess: new Gauge({
+      name: 'audit_retention_last_success_timestamp_seconds',
+      help: 'Unix time of the last retention run that finished without error (0: none since start)',
+      registers: [registry],
+    }),
     queryDuration: new Histogram({
       name: 'audit_query_duration_seconds',
       help: 'Duration of audit store operations, by operation',
@@ -133,11 +138,6 @@ export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabe
       name: 'audit_ingest_rejected_total',
       help: 'Ingest requests refused, by reason',
       labelNames: ['reason'] as const,
-      registers: [registry],
-    }),
-    retentionLastSuccess: new Gauge({
-      name: 'audit_retention_last_success_timestamp_seconds',
-      help: 'Unix time of the last retention job run that succeeded (0: none since start)',
       registers: [registry],
     }),
   };

@@ -21,6 +21,7 @@ const DESCRIPTIONS: Record<number, string> = {
   401: 'Missing, invalid or expired bearer token',
   403: 'The token lacks the scope, or names another tenant',
   404: 'Not found',
+  409: 'Conflicts with the current state (e.g. a retention run is already in progress)',
   413: 'Over a size limit (64 KiB per event, 10,000 events or 10 MiB per request)',
   415: 'Unsupported Content-Type',
   422: 'Events that fail validation; nothing was stored',

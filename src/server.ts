@@ -5,6 +5,7 @@ import { createApp } from './app.ts';
 import { mintToken, resolveJwtSecret } from './auth/jwt.ts';
 import type { Config } from './config.ts';
 import { createLogger } from './logger.ts';
+import { startRetentionSchedule } from './retention/schedule.ts';
 import { startServices, type StartedServices } from './services.ts';
 
 /**
@@ -28,6 +29,7 @@ export async function serve(config: Config, opts: { timeouts?: Partial<ServerTim
   const services = await startServices(config, log);
   const app = createApp(services);
   const timeouts = { ...SERVER_TIMEOUTS, ...opts.timeouts };
+  const retention = startRetentionSchedule(services);
 
   const server = await new Promise<Server>((resolve) => {
     const s = serveNode({
@@ -61,6 +63,7 @@ export async function serve(config: Config, opts: { timeouts?: Partial<ServerTim
       log.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: refusing new writes, flushing batches, draining the spool');
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      retention.stop();
       await services.shutdown({ drainDeadline: started + config.shutdownTimeoutMs / 2 });
       server.closeAllConnections();
       await stopped;

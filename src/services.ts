@@ -9,6 +9,7 @@ import { BatchWriter } from './ingest/writer.ts';
 import type { Logger } from './logger.ts';
 import { startIntegrity } from './integrity/service.ts';
 import { createMetrics } from './metrics.ts';
+import { RetentionJob } from './retention/job.ts';
 import { retentionPolicy } from './retention/policy.ts';
 import { Store } from './store/client.ts';
 import { migrate } from './store/migrate.ts';
@@ -59,6 +60,9 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
   if (config.jwt.jwksUrl && !/^https:|^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/)/.test(config.jwt.jwksUrl)) {
     log.warn({ jwks: config.jwt.jwksUrl }, 'AUDIT_JWKS_URL is plain http: signing keys can be swapped in transit; use https');
   }
+  const retention = new RetentionJob({ store, config, metrics, log });
+  // A bad AUDIT_ARCHIVE_SIGNING_KEY stops start-up now, not at 02:00.
+  if (config.retention.archiveEnabled && config.retention.signingKey) await retention.signer();
   return {
     config,
     store,
@@ -70,8 +74,10 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
     accessLog,
     readRateLimit: rateLimit,
     storageSize,
+    retention,
     integrity,
     async shutdown(o = {}) {
+      await retention.idle();
       await storageSize.stop();
       rateLimit.shutdown();
       await accessLog.close(); // before the writer closes: pending access events are stored

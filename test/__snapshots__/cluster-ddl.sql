@@ -246,6 +246,75 @@ FROM `audit`.audit_activities
 WHERE outcome = 'failure' AND (SELECT count() FROM `audit`.audit_failures_minutely) = 0
 GROUP BY tenant_id, minute, activity_type, severity;
 
+-- 0020_create_audit_archives
+CREATE TABLE IF NOT EXISTS `audit`.`audit_archives_local` ON CLUSTER `audit_cluster` (
+    seq                  UInt64,
+
+    partition            String,
+    severity             LowCardinality(String),
+
+    file                 String,
+    manifest             String,
+    file_sha256          String,
+    file_bytes           UInt64,
+    manifest_sha256      String,
+    prev_manifest_sha256 String,
+    row_count            UInt64,
+    first_timestamp      DateTime64(3, 'UTC'),
+    last_timestamp       DateTime64(3, 'UTC'),
+
+    cutoff               DateTime64(3, 'UTC'),
+    schema_version       UInt32,
+    key_id               String,
+    created_at           DateTime64(3, 'UTC'),
+    state                Enum8('archived' = 1, 'deleted' = 2),
+    deleted_rows         UInt64 DEFAULT 0,
+    deleted_at           Nullable(DateTime64(3, 'UTC')),
+    version              UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/audit/audit_archives_local', '{replica}', version)
+ORDER BY seq;
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_archives` ON CLUSTER `audit_cluster` AS `audit`.`audit_archives_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_archives_local`, rand());
+
+-- 0021_create_audit_archive_keys
+CREATE TABLE IF NOT EXISTS `audit`.`audit_archive_keys_local` ON CLUSTER `audit_cluster` (
+    seq         UInt64,
+    tenant_id   String,
+    id          UUID,
+    received_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/audit/audit_archive_keys_local', '{replica}') ORDER BY (seq, tenant_id, id);
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_archive_keys` ON CLUSTER `audit_cluster` AS `audit`.`audit_archive_keys_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_archive_keys_local`, cityHash64(tenant_id));
+
+-- 0022_create_audit_restored
+CREATE TABLE IF NOT EXISTS `audit`.`audit_restored_local` ON CLUSTER `audit_cluster` (
+    id             UUID,
+    tenant_id      LowCardinality(String),
+    timestamp      DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+    received_at    DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+    activity_type  LowCardinality(String),
+    severity       Enum8('LOW' = 1, 'MEDIUM' = 2, 'HIGH' = 3, 'CRITICAL' = 4),
+    action         LowCardinality(String),
+    outcome        Enum8('success' = 1, 'failure' = 2),
+    resource_type  LowCardinality(String),
+    user_agent     LowCardinality(String) CODEC(ZSTD(1)),
+    user_id        String CODEC(ZSTD(1)),
+    resource_id    String CODEC(ZSTD(1)),
+    ip_address     String CODEC(ZSTD(1)),
+    request_id     String CODEC(ZSTD(1)),
+    description    String CODEC(ZSTD(3)),
+    details        String CODEC(ZSTD(3)),
+    archive_seq    UInt64,
+    archive_file   String,
+    archive_sha256 String,
+    restored_at    DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/audit/audit_restored_local', '{replica}') ORDER BY (tenant_id, timestamp, id);
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_restored` ON CLUSTER `audit_cluster` AS `audit`.`audit_restored_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_restored_local`, cityHash64(tenant_id));
+
 -- 0030_add_integrity_chain
 ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` ADD COLUMN IF NOT EXISTS stream    LowCardinality(String) DEFAULT '',
     ADD COLUMN IF NOT EXISTS seq       UInt64 DEFAULT 0 CODEC(Delta, ZSTD(1)),
