@@ -15,6 +15,7 @@ import type { Logger } from '../logger.ts';
 import type { Store } from '../store/client.ts';
 import { TABLE } from '../store/activities.ts';
 import { genesisHash, paramsText, policyOf, sealEvent, type PiiPolicy, type StreamParams } from './canonical.ts';
+import { RetentionCutRecorder, type ChainLink } from './cuts.ts';
 import type { MacKeys } from './keys.ts';
 
 export const CHAIN_COLUMNS = ['stream', 'seq', 'prev_hash', 'hash', 'pii_mac'] as const;
@@ -78,6 +79,12 @@ export class HashChain {
     params: StreamParams,
     readonly instance: string,
     private readonly log?: Logger,
+    /**
+     * Archiving off, ClickHouse's TTL deletes: rows it will drop at once (imports with old
+     * timestamps) or before the retention job's next run are recorded as retention cuts as soon
+     * as they are stored, since no job sees them go.
+     */
+    private readonly expiresSoon?: (row: EventRow) => boolean,
   ) {
     this.params = params;
     this.paramsJson = paramsText(params);
@@ -133,6 +140,27 @@ export class HashChain {
       throw err;
     }
     for (const [tenant, head] of staged) this.heads.set(tenant, head);
+    if (this.expiresSoon) await this.recordExpiring(rows, values);
+  }
+
+  private async recordExpiring(rows: readonly EventRow[], values: unknown[][]): Promise<void> {
+    const at = rows.length;
+    const links: ChainLink[] = [];
+    for (let i = 0; i < at; i++) {
+      if (!this.expiresSoon!(rows[i]!)) continue;
+      const v = values[i]!;
+      const n = v.length;
+      links.push({ tenant_id: rows[i]!.tenant_id, stream: v[n - 5] as string, seq: v[n - 4] as number, prev_hash: v[n - 3] as string, hash: v[n - 2] as string });
+    }
+    if (links.length === 0) return;
+    links.sort((a, b) => (a.tenant_id < b.tenant_id ? -1 : a.tenant_id > b.tenant_id ? 1 : a.seq - b.seq));
+    try {
+      const recorder = new RetentionCutRecorder(this.store, this.keys);
+      for (const l of links) await recorder.add(l);
+      await recorder.finish();
+    } catch (err) {
+      this.log?.warn({ err, rows: links.length }, 'could not record retention cuts for rows the TTL drops: verification will report them deleted');
+    }
   }
 
   private genesisOf(tenant: string): string {

@@ -16,6 +16,12 @@ import type { MacKeys } from './keys.ts';
 
 const CUT_COLUMNS = ['tenant_id', 'stream', 'first_seq', 'last_seq', 'prev_hash', 'last_hash', 'run_id', 'created_at', 'mac'] as const;
 const FLUSH_EVERY = 10_000;
+/**
+ * Archiving off, ClickHouse's TTL deletes in any merge, unseen: rows due within this horizon are
+ * recorded as cuts ahead of time (when stored, and by each retention run), so they are bridged
+ * whenever the TTL takes them. Longer than the retention job's daily schedule.
+ */
+export const TTL_CUT_HORIZON_MS = 2 * 86_400_000;
 
 export interface ChainLink {
   tenant_id: string;

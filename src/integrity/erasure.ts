@@ -22,10 +22,19 @@ import type { BatchWriter } from '../ingest/writer.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/client.ts';
 import { TABLE } from '../store/activities.ts';
-import { ERASED, eraseDetails, erasureMark, policyOf, streamParams, subjectRef, type ChainEvent, type PiiPolicy, type StreamParams } from './canonical.ts';
+import { ERASED, policyOf, streamParams, subjectRef, type ChainEvent, type PiiPolicy, type StreamParams } from './canonical.ts';
+import { findInArchives, rewriteArchives, withArchiveLock, type ArchiveErasureDeps } from './archive-erasure.ts';
 import type { IntegrityKeys } from './keys.ts';
+import { planRowErasure } from './subject.ts';
 
 export const ERASURE_ACTIVITY = 'audit.erasure';
+const RESTORED_TABLE = 'audit_restored';
+
+async function tableExists(store: Store, name: string): Promise<boolean> {
+  const rows = await store.query<{ n: string | number }>(
+    `SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = {t:String}`, { db: store.database, t: name }, 'erasure');
+  return Number(rows[0]?.n ?? 0) > 0;
+}
 
 export interface ErasureRequest {
   tenant: string;
@@ -45,9 +54,14 @@ export interface ErasureResult {
   as_mention: number;
   /** Rows of the per-user and per-resource aggregates (dashboards, summary) that named the subject. */
   aggregate_rows: number;
+  /** Archives rewritten without the subject (each superseded by a new signed archive). */
+  archives_rewritten: number;
+  archived_rows_erased: number;
+  /** Rows of audit_restored (archived events restored for investigation) erased alike. */
+  restored_rows_erased: number;
 }
 
-interface Candidate extends ChainEvent {
+interface Candidate extends Pick<ChainEvent, 'id' | 'tenant_id' | 'user_id' | 'ip_address' | 'user_agent' | 'resource_type' | 'resource_id' | 'details'> {
   stream: string;
 }
 
@@ -67,6 +81,8 @@ export interface ErasureDeps {
   currentPii: { detailKeys: string[]; resourceTypes: string[] };
   /** Audited reads still waiting to be written (they may name the subject in their filters). */
   accessLog?: { flush(): Promise<void> } | undefined;
+  /** The archive directory and the retention job that owns it; absent: live rows only. */
+  archives?: ArchiveErasureDeps | undefined;
   log?: Logger;
 }
 
@@ -79,6 +95,12 @@ async function streamPolicies(store: Store): Promise<Map<string, PiiPolicy>> {
 }
 
 export async function eraseSubject(deps: ErasureDeps, req: ErasureRequest): Promise<ErasureResult> {
+  // No retention run may move the subject's rows from the table into archives meanwhile.
+  const work = () => (deps.archives ? withArchiveLock(deps.archives, () => eraseSubjectNow(deps, req)) : eraseSubjectNow(deps, req));
+  return deps.archives ? deps.archives.retention.exclusive(work) : work();
+}
+
+async function eraseSubjectNow(deps: ErasureDeps, req: ErasureRequest): Promise<ErasureResult> {
   const { store, writer, keys } = deps;
   const x = req.userId;
   // Rows still queued (audited reads, the writer's batch) would escape the scan.
@@ -90,46 +112,29 @@ export async function eraseSubject(deps: ErasureDeps, req: ErasureRequest): Prom
   const erasureId = uuidv7();
   const changes: Change[] = [];
   const counts = { as_actor: 0, as_resource: 0, as_mention: 0 };
-  // The subject as it appears inside JSON text (escaped), to find candidate mentions cheaply.
-  const inJson = JSON.stringify(x).slice(1, -1);
-  let rest = '';
-  const sql = `SELECT toString(id) AS id, tenant_id, toUnixTimestamp64Milli(timestamp) AS timestamp,
-      toUnixTimestamp64Milli(received_at) AS received_at, activity_type, toString(severity) AS severity, action,
-      toString(outcome) AS outcome, resource_type, resource_id, user_id, ip_address, user_agent, request_id,
-      description, details, toString(stream) AS stream
-    FROM ${store.table(TABLE)}
-    WHERE tenant_id = {tenant:String} AND (user_id = {x:String} OR resource_id = {x:String} OR position(details, {xj:String}) > 0)
-    SETTINGS output_format_json_quote_64bit_integers = 0`;
-  const consider = (c: Candidate) => {
-    const policy = policies.get(c.stream) ?? fallback;
-    const actor = c.user_id === x;
-    const resource = policy.resourceTypes.has(c.resource_type) && c.resource_id === x;
-    const details = eraseDetails(c.details, policy, actor || resource ? () => true : (v) => v === x);
-    if (!actor && !resource && details === undefined) return;
-    if (actor) counts.as_actor++;
-    else if (resource) counts.as_resource++;
-    else counts.as_mention++;
-    const after: ChainEvent = {
-      ...c,
-      user_id: actor ? ERASED : c.user_id,
-      ip_address: actor ? ERASED : c.ip_address,
-      user_agent: actor ? ERASED : c.user_agent,
-      resource_id: resource ? ERASED : c.resource_id,
-      details: details ?? c.details,
-    };
-    changes.push({ id: c.id, actor: actor ? 1 : 0, resource: resource ? 1 : 0, details: after.details, mark: erasureMark(keys.mac, policy, after, erasureId) });
-  };
-  for await (const chunk of store.stream(sql, { tenant: req.tenant, x, xj: inJson }, 'JSONEachRow')) {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) if (line) consider(JSON.parse(line) as Candidate);
+  for await (const c of candidates(store, TABLE, req.tenant, x, true)) {
+    const plan = planRowErasure(keys.mac, policies.get(c.stream) ?? fallback, c, x, erasureId);
+    if (!plan) continue;
+    counts[`as_${plan.role}`]++;
+    changes.push({ id: c.id, actor: plan.actor ? 1 : 0, resource: plan.resource ? 1 : 0, details: plan.after.details, mark: plan.mark });
   }
-  if (rest) consider(JSON.parse(rest) as Candidate);
+  // Archived events restored for investigation (archive restore) are copies: erased alike.
+  const restored: Change[] = [];
+  if (await tableExists(store, RESTORED_TABLE)) {
+    for await (const c of candidates(store, RESTORED_TABLE, req.tenant, x, false)) {
+      const plan = planRowErasure(keys.mac, fallback, c, x, erasureId);
+      if (plan) restored.push({ id: c.id, actor: plan.actor ? 1 : 0, resource: plan.resource ? 1 : 0, details: plan.after.details, mark: plan.mark });
+    }
+  }
+
+  const ref = subjectRef(keys.mac, req.tenant, x);
+  const archiveCtx = { tenant: req.tenant, subject: x, erasureId, subjectRef: ref, mac: keys.mac, policies, fallback };
+  const archived = deps.archives ? await findInArchives(deps.archives, archiveCtx) : [];
 
   // The record comes first: an erased row must always point at an existing erasure event.
-  const ref = subjectRef(keys.mac, req.tenant, x);
   const now = Date.now();
   const self = req.actor.sub === x; // an admin erasing themself: the record must not name them either
+  const archivedRows = archived.reduce((n, a) => n + a.rows, 0);
   const record: EventRow = {
     id: erasureId,
     tenant_id: req.tenant,
@@ -146,19 +151,25 @@ export async function eraseSubject(deps: ErasureDeps, req: ErasureRequest): Prom
     user_agent: self ? ERASED : req.actor.userAgent,
     request_id: req.actor.requestId,
     description: 'Personal data of a data subject erased (right to be forgotten)',
-    details: JSON.stringify({ subject_ref: ref, rows: changes.length, ...counts }),
+    details: JSON.stringify({ subject_ref: ref, rows: changes.length, ...counts, restored_rows: restored.length, archives: archived.length, archived_rows: archivedRows }),
   };
   await writer.write([record]);
 
-  if (changes.length > 0) await applyChanges(store, req.tenant, changes);
+  if (changes.length > 0) await applyChanges(store, TABLE, req.tenant, changes, true);
+  if (restored.length > 0) await applyChanges(store, RESTORED_TABLE, req.tenant, restored, false);
   // The dashboards' per-user and per-resource aggregates name the subject too.
   const personalTypes = new Set([...deps.currentPii.resourceTypes, ...[...policies.values()].flatMap((p) => [...p.resourceTypes])]);
   const aggregates = await eraseFromAggregates(store, req.tenant, x, [...personalTypes]);
-  deps.log?.info({ erasure_id: erasureId, tenant: req.tenant, rows: changes.length, aggregate_rows: aggregates }, 'data subject erased');
-  return { erasure_id: erasureId, tenant_id: req.tenant, subject_ref: ref, rows_erased: changes.length, ...counts, aggregate_rows: aggregates };
+  if (deps.archives && archived.length > 0) await rewriteArchives(deps.archives, archiveCtx, archived);
+  deps.log?.info({ erasure_id: erasureId, tenant: req.tenant, rows: changes.length, aggregate_rows: aggregates, archives: archived.length }, 'data subject erased');
+  return {
+    erasure_id: erasureId, tenant_id: req.tenant, subject_ref: ref, rows_erased: changes.length, ...counts,
+    aggregate_rows: aggregates, archives_rewritten: archived.length, archived_rows_erased: archivedRows, restored_rows_erased: restored.length,
+  };
 }
 
-async function applyChanges(store: Store, tenant: string, changes: Change[]): Promise<void> {
+/** One mutation over `table` (audit_activities, or audit_restored which has no erasure column). */
+async function applyChanges(store: Store, table: string, tenant: string, changes: Change[], withMarks: boolean): Promise<void> {
   const tmpName = `erasure_${crypto.randomBytes(6).toString('hex')}`;
   const tmp = store.table(tmpName);
   const qualified = `${store.database}.${tmpName}`;
@@ -172,13 +183,13 @@ async function applyChanges(store: Store, tenant: string, changes: Change[]): Pr
       changes.map((c) => [c.id, c.actor, c.resource, c.details, c.mark]), 'erasure');
     const get = (col: string) => `joinGet({j:String}, '${col}', id)`;
     await store.command(
-      `ALTER TABLE ${store.table(TABLE)} UPDATE
+      `ALTER TABLE ${store.table(table)} UPDATE
          user_id = if(${get('actor')} = 1, {erased:String}, user_id),
          ip_address = if(${get('actor')} = 1, {erased:String}, ip_address),
          user_agent = if(${get('actor')} = 1, {erased:String}, user_agent),
          resource_id = if(${get('resource')} = 1, {erased:String}, resource_id),
-         details = ${get('details')},
-         erasure = ${get('mark')}
+         details = ${get('details')}${withMarks ? `,
+         erasure = ${get('mark')}` : ''}
        WHERE tenant_id = {tenant:String} AND ${get('mark')} != ''
        SETTINGS mutations_sync = 2, allow_nondeterministic_mutations = 1`,
       { j: qualified, erased: ERASED, tenant }, 'erasure',
@@ -186,6 +197,23 @@ async function applyChanges(store: Store, tenant: string, changes: Change[]): Pr
   } finally {
     await store.command(`DROP TABLE IF EXISTS ${tmp}`, {}, 'erasure');
   }
+}
+
+/** Candidate rows of `table` that may concern the subject, streamed. */
+async function* candidates(store: Store, table: string, tenant: string, x: string, withStream: boolean): AsyncGenerator<Candidate> {
+  // The subject as it appears inside JSON text (escaped), to find candidate mentions cheaply.
+  const inJson = JSON.stringify(x).slice(1, -1);
+  const sql = `SELECT toString(id) AS id, tenant_id, resource_type, resource_id, user_id, ip_address, user_agent, details,
+      ${withStream ? 'toString(stream)' : "''"} AS stream
+    FROM ${store.table(table)}
+    WHERE tenant_id = {tenant:String} AND (user_id = {x:String} OR resource_id = {x:String} OR position(details, {xj:String}) > 0)`;
+  let rest = '';
+  for await (const chunk of store.stream(sql, { tenant, x, xj: inJson }, 'JSONEachRow')) {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) if (line) yield JSON.parse(line) as Candidate;
+  }
+  if (rest) yield JSON.parse(rest) as Candidate;
 }
 
 /**

@@ -1,5 +1,6 @@
 // GET /api/v1/audit/integrity (verify the stored chains) and POST /api/v1/audit/erasure (right
 // to be forgotten). Both audit:admin, both bound to the admin's tenant unless tenant_id names another.
+import fs from 'node:fs';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { readTenant, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
@@ -70,6 +71,9 @@ const ErasureResult = z.object({
   as_resource: z.number().int(),
   as_mention: z.number().int(),
   aggregate_rows: z.number().int().openapi({ description: 'Rows of the per-user and per-resource aggregates that named the subject (now counted under "[ERASED]")' }),
+  archives_rewritten: z.number().int().openapi({ description: 'Archives rewritten without the subject, each replaced by a new signed archive in the chain' }),
+  archived_rows_erased: z.number().int(),
+  restored_rows_erased: z.number().int().openapi({ description: 'Rows erased from audit_restored (archived events restored for investigation)' }),
 }).openapi('ErasureResult');
 
 const erasureRoute = createRoute({
@@ -113,13 +117,15 @@ export function integrityRoutes() {
     .openapi(erasureRoute, async (c) => {
       const body = c.req.valid('json');
       const tenant = readTenant(c, body.tenant_id);
-      const { store, writer, integrity, config, accessLog, log } = c.var.services;
+      const { store, writer, integrity, config, accessLog, retention, log } = c.var.services;
       if (config.clickhouse.cluster) {
         // The mutation and its lookup table would have to run on every replica's local table.
         throw new ApiError(501, 'not-implemented', 'Erasure is not implemented for a ClickHouse cluster (CLICKHOUSE_CLUSTER) yet; nothing was changed.');
       }
+      const root = config.retention.archiveLocation;
+      const archives = config.retention.archiveEnabled || fs.existsSync(root) ? { root, retention, store, log } : undefined;
       const result = await eraseSubject(
-        { store, writer, keys: integrity.keys, currentPii: { detailKeys: config.integrity.piiDetailKeys, resourceTypes: config.integrity.piiResourceTypes }, accessLog, log: c.var.log ?? log },
+        { store, writer, keys: integrity.keys, currentPii: { detailKeys: config.integrity.piiDetailKeys, resourceTypes: config.integrity.piiResourceTypes }, accessLog, archives, log: c.var.log ?? log },
         {
           tenant,
           userId: body.user_id,
