@@ -125,7 +125,7 @@ describe('POST /api/v1/audit/erasure', () => {
     // The erasure is itself an audit event, naming the subject only by its pseudonym.
     const record = (await all()).find((e) => e.id === result.erasure_id)!;
     expect(record).toMatchObject({ activity_type: 'audit.erasure', severity: 'HIGH', user_id: 'dpo', resource_type: 'data_subject', resource_id: result.subject_ref });
-    expect(record.details).toEqual({ subject_ref: result.subject_ref, rows: 5, as_actor: 2, as_resource: 1, as_mention: 2 });
+    expect(record.details).toEqual({ subject_ref: result.subject_ref, rows: 5, as_actor: 2, as_resource: 1, as_mention: 2, restored_rows: 0, archives: 0, archived_rows: 0 });
 
     // The aggregates agree: Alice's counts now stand under [ERASED], Bob's are as they were.
     const summaryAfter = (await (await t.get('/api/v1/audit/summary?days=30&top=100')).json()) as Summary;

@@ -5,9 +5,14 @@
 // inserted, truncated, or a checkpoint that does not verify).
 import type { Store } from '../store/client.ts';
 import { TABLE } from '../store/activities.ts';
-import { chainHash, cutMac, erasureMark, genesisHash, maskDetails, personalMac, policyOf, type ChainEvent, type PiiPolicy, type StreamParams } from './canonical.ts';
+import { chainHash, cutMac, erasureMark, genesisHash, maskDetails, personalMac, policyOf, type StreamParams } from './canonical.ts';
 import { openCheckpoint } from './checkpoints.ts';
+import { classify } from './classify.ts';
 import type { IntegrityKeys } from './keys.ts';
+import {
+  CHECKPOINT, CUT, DETAILS, ERASURE, HASH, ID, K, LAST, MAC, PREV, RECV, ROW, SEQ, SORT_SPILL_BYTES, STREAM, TENANT, UUID_RE,
+  parseRecord, toEvent, type Found, type Rec, type StreamInfo,
+} from './records.ts';
 
 export type BreakKind = 'edited' | 'deleted' | 'reordered' | 'inserted' | 'truncated' | 'bad-checkpoint';
 
@@ -48,63 +53,11 @@ export interface VerifyOptions {
   signal?: AbortSignal;
 }
 
-// Positions in the walk's rows (TabSeparated: ClickHouse writes it ~2.5x faster than JSON, and
-// splitting on tabs is cheaper than JSON.parse).
-const K = 0, TENANT = 1, STREAM = 2, SEQ = 3, PREV = 4, HASH = 5, MAC = 6, ERASURE = 7, ID = 8, TS = 9, RECV = 10,
-  ATYPE = 11, SEV = 12, ACTION = 13, OUTCOME = 14, RTYPE = 15, RID = 16, USER = 17, IP = 18, UA = 19, REQ = 20, DESC = 21,
-  DETAILS = 22, LAST = 23;
-type Rec = [number, string, string, number, string, string, string, string, string, number, number, string, string, string,
-  string, string, string, string, string, string, string, string, string, number];
-const CUT = 0, ROW = 1, CHECKPOINT = 2;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** The walk's sort spills to disk past this, so memory stays bounded however large the table is. */
-const SORT_SPILL_BYTES = 128 * 1024 * 1024;
-
-const UNESCAPE: Record<string, string> = { b: '\b', f: '\f', r: '\r', n: '\n', t: '\t', '0': '\0', a: '\x07', v: '\v', e: '\x1b' };
-/** One TabSeparated line: fields split on tabs, ClickHouse's backslash escapes undone. */
-function parseRecord(line: string): Rec {
-  const f = line.split('\t') as unknown[];
-  for (let i = 0; i < f.length; i++) {
-    const v = f[i] as string;
-    if (v.includes('\\')) f[i] = v.replace(/\\(.)/g, (_, c: string) => UNESCAPE[c] ?? c);
-  }
-  f[K] = Number(f[K]);
-  f[SEQ] = Number(f[SEQ]);
-  f[TS] = Number(f[TS]);
-  f[RECV] = Number(f[RECV]);
-  f[LAST] = Number(f[LAST]);
-  return f as Rec;
-}
-
-function toEvent(r: Rec): ChainEvent {
-  return {
-    id: r[ID], tenant_id: r[TENANT], timestamp: r[TS], received_at: r[RECV], activity_type: r[ATYPE], severity: r[SEV],
-    action: r[ACTION], outcome: r[OUTCOME], resource_type: r[RTYPE], resource_id: r[RID], user_id: r[USER],
-    ip_address: r[IP], user_agent: r[UA], request_id: r[REQ], description: r[DESC], details: r[DETAILS],
-  };
-}
-
 interface Cut {
   first: number;
   last: number;
   prev: string;
   hash: string;
-}
-
-/** A break found during the walk; classified afterwards (classification may query the store). */
-interface Found extends ChainBreak {
-  /** The row that failed its own hash or its link, for the reorder check. */
-  row?: Rec;
-  check?: 'self' | 'link';
-}
-
-interface StreamInfo {
-  params?: string;
-  policy?: PiiPolicy;
-  conflict?: boolean;
-  /** Id of the MAC key the stream was written under. */
-  keyId?: string;
 }
 
 class ChainState {
@@ -427,69 +380,6 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
   report.rows_per_second = report.duration_ms > 0 ? Math.round(report.rows / (report.duration_ms / 1000)) : report.rows;
   return report;
 
-}
-
-/**
- * Tells a reordering from an edit: a row that fails its hash or its link but hashes correctly at
- * another position next to the links it points to (or that point to it) was moved, not changed.
- */
-async function classify(store: Store, mac: IntegrityKeys['mac'], streams: Map<string, StreamInfo>, found: Found[]): Promise<void> {
-  for (const f of found) {
-    if (!f.row || !f.check) continue;
-    const r = f.row;
-    const policy = streams.get(f.stream)?.policy;
-    if (!policy) continue;
-    const where = { t: f.tenant_id, s: f.stream, prev: r[PREV], hash: r[HASH] };
-    // Neighbours by hash: the link this row points back to, the link pointing to it, and
-    // retention cuts on either side.
-    const near = await store.query<{ seq: number; rel: string }>(
-      `SELECT seq, if(hash = {prev:String}, 'prev', 'next') AS rel FROM ${store.table(TABLE)}
-       WHERE tenant_id = {t:String} AND stream = {s:String} AND (hash = {prev:String} OR prev_hash = {hash:String})
-       UNION ALL
-       SELECT if(last_hash = {prev:String}, last_seq, first_seq), if(last_hash = {prev:String}, 'prev', 'next')
-       FROM ${store.table('integrity_cuts')}
-       WHERE tenant_id = {t:String} AND stream = {s:String} AND (last_hash = {prev:String} OR prev_hash = {hash:String})
-       LIMIT 10 SETTINGS output_format_json_quote_64bit_integers = 0`,
-      where, 'verify',
-    );
-    if (f.check === 'link') {
-      if (near.some((n) => n.rel === 'prev' && Number(n.seq) !== r[SEQ] - 1)) {
-        f.kind = 'reordered';
-        f.detail = 'the event links to another place in the chain: events were reordered';
-      }
-      continue;
-    }
-    const candidates = new Set<number>();
-    for (const n of near) {
-      const q = Number(n.seq);
-      if (n.rel === 'prev') candidates.add(q + 1).add(q);
-      else candidates.add(q - 1).add(q);
-    }
-    candidates.delete(r[SEQ]);
-    const e = toEvent(r);
-    const details = maskDetails(e.details, policy);
-    let moved = false;
-    for (const seq of candidates) {
-      if (seq < 1) continue;
-      if (chainHash(mac, policy, e, { stream: f.stream, seq, prev_hash: r[PREV] }, r[MAC], details) === r[HASH]) {
-        f.kind = 'reordered';
-        f.detail = `the event at seq ${r[SEQ]} belongs at seq ${seq}: events were reordered`;
-        moved = true;
-        break;
-      }
-    }
-    if (moved || near.length > 0) continue;
-    // Linked to nothing, followed by nothing, in a chain no checkpoint ever signed: not an
-    // edited event but one that was never written by a writer.
-    const signed = await store.query<{ n: number }>(
-      `SELECT count() AS n FROM ${store.table('integrity_checkpoints')} WHERE tenant_id = {t:String} AND stream = {s:String}
-       SETTINGS output_format_json_quote_64bit_integers = 0`, where, 'verify',
-    );
-    if (Number(signed[0]?.n ?? 0) === 0) {
-      f.kind = 'inserted';
-      f.detail = 'an event no writer chained: it links to nothing and no checkpoint signed its chain';
-    }
-  }
 }
 
 /**
