@@ -205,7 +205,10 @@ export class ConfigError extends Error {
 }
 
 /** Parses the environment into a Config, or throws a ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
+  // An empty variable is an unset one (VAR= in a compose file or a shell): its default applies,
+  // never a silent 0 or "" (AUDIT_SPOOL_MAX_BYTES= would otherwise turn the spool off).
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== '')) as NodeJS.ProcessEnv;
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(

@@ -1,5 +1,7 @@
 // Cluster rendering of the migrations: every statement parses in the real engine, the set matches
 // the reviewed snapshot, and the rewriting rules hold for each kind of statement.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderStatementForCluster } from '../src/cluster/render.ts';
 import { Store } from '../src/store/client.ts';
@@ -56,5 +58,27 @@ describe('migrate --cluster rendering', () => {
     expect(summing[0]).toContain("ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/audit/daily_local', '{replica}', (n)) ORDER BY");
     expect(renderStatementForCluster('DROP TABLE IF EXISTS `audit`.daily', o)).toHaveLength(2);
     expect(renderStatementForCluster('INSERT INTO `audit`.daily SELECT 1', o)).toEqual(['INSERT INTO `audit`.daily SELECT 1']);
+    expect(renderStatementForCluster('TRUNCATE TABLE `audit`.`keys`', o)).toEqual(['TRUNCATE TABLE `audit`.`keys_local` ON CLUSTER `audit_cluster`']);
+  });
+
+  it('in cluster mode the store sends mutations to the shards’ local tables ON CLUSTER (seen on the wire)', async () => {
+    const seen: string[] = [];
+    const listener = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d));
+      req.on('end', () => {
+        seen.push(new URL(req.url ?? '', 'http://x').searchParams.get('query') ?? body);
+        res.writeHead(200, { 'X-ClickHouse-Summary': '{}' }).end('');
+      });
+    });
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    const server = await Store.open({ dataDir: testDataDir(), url: `http://127.0.0.1:${(listener.address() as AddressInfo).port}`, database: 'audit', cluster: 'audit_cluster' });
+    try {
+      await server.alter(`ALTER TABLE ${server.table('audit_activities')} DELETE WHERE tenant_id = {t:String} SETTINGS mutations_sync = 2`, { t: 'acme' });
+      expect(seen.join('\n')).toContain('ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` DELETE WHERE tenant_id = {t:String}');
+    } finally {
+      await server.close();
+      listener.close();
+    }
   });
 });

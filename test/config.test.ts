@@ -21,6 +21,14 @@ describe('configuration', () => {
     expect(loadConfig({ AUDIT_RETENTION_DAYS: '45', AUDIT_RETENTION_CRITICAL: '400' }).retention.days).toEqual({ LOW: 45, MEDIUM: 45, HIGH: 45, CRITICAL: 400 });
   });
 
+  it('treats an empty variable as unset (its default applies)', () => {
+    const c = loadConfig({ PORT: '', AUDIT_SPOOL_MAX_BYTES: '', AUDIT_RETENTION_LOW: '', AUDIT_LOG_LEVEL: '' });
+    expect(c.port).toBe(8080);
+    expect(c.spool.maxBytes).toBe(1024 * 1024 * 1024);
+    expect(c.retention.days.LOW).toBe(30);
+    expect(c.log.level).toBe('info');
+  });
+
   it('names every bad variable', () => {
     const bad = { PORT: 'eighty', AUDIT_RETENTION_LOW: '-1', AUDIT_LOG_LEVEL: 'LOUD', CLICKHOUSE_URL: 'not a url', AUDIT_ARCHIVE_ENABLED: 'maybe', CLICKHOUSE_DATABASE: 'a;drop', AUDIT_JWT_SECRET: 'short' };
     let err: unknown;

@@ -212,6 +212,24 @@ describe('durable ingest', () => {
     await expectStoredOnce(t, [...accepted, ...refused.flatMap(idsOf)]);
   });
 
+  it('a request larger than the whole spool is a 413 (retrying cannot help) and does not hold readiness down', async () => {
+    const faults = new FaultInjector();
+    const t = await start({ AUDIT_SPOOL_MAX_BYTES: String(8 * 1024) }, { faults });
+    faults.failStore();
+    const huge = batch(40, 'huge'); // well over 8 KiB once framed
+    const res = await t.post(huge);
+    expect(res.status).toBe(413);
+    expect(res.headers.get('Content-Type')).toContain('application/problem+json');
+    expect(((await res.json()) as { type: string }).type).toMatch(/too-large-for-spool$/);
+    const small = batch(1, 'small');
+    expect((await t.post(small)).status).toBe(202); // the spool still takes what fits
+    expect((await readyz(t)).status).toBe(200); // degraded, not "cannot accept writes"
+    faults.heal();
+    await drained(t);
+    await expectStoredOnce(t, idsOf(small));
+    expect((await storedCounts(t, idsOf(huge))).size).toBe(0);
+  });
+
   it('a slow store (and a slow disk): latency grows, memory stays bounded (429 past it), nothing is lost', async () => {
     const faults = new FaultInjector();
     const deadlineMs = 150;

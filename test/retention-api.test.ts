@@ -47,6 +47,9 @@ describe('POST /api/v1/audit/retention/run', () => {
     const res = await post('/api/v1/audit/retention/run?dry_run=maybe', t.adminToken);
     expect(res.status).toBe(400);
     expect(((await res.json()) as { errors: Array<{ field: string }> }).errors[0]!.field).toBe('dry_run');
+    // A misspelt parameter is refused too: it must never turn a dry run into a real one.
+    const typo = await post('/api/v1/audit/retention/run?dryrun=true', t.adminToken);
+    expect(typo.status).toBe(400);
     expect(await t.count()).toBe(before);
   });
 

@@ -165,7 +165,7 @@ export class KeyLoader {
 }
 
 export async function clearKeys(store: Store): Promise<void> {
-  await store.command(`TRUNCATE TABLE ${store.table(KEYS_TABLE)}`, {}, 'archive_keys');
+  await store.alter(`TRUNCATE TABLE ${store.table(KEYS_TABLE)}`, {}, 'archive_keys');
 }
 
 /**

@@ -80,7 +80,7 @@ async function ensureColumns(store: Store, have: Set<string>, columns: ArchiveCo
     if (have.has(c.name)) continue;
     // The manifest is signed and verified by now; still, only plain identifiers and types reach DDL.
     if (!COLUMN_NAME_RE.test(c.name) || !COLUMN_TYPE_RE.test(c.type)) throw new Error(`archive column ${JSON.stringify(c)} is not restorable`);
-    await store.command(`ALTER TABLE ${store.table(RESTORE_TABLE)} ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${c.type}`, {}, 'restore');
+    await store.alter(`ALTER TABLE ${store.table(RESTORE_TABLE)} ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${c.type}`, {}, 'restore');
     have.add(c.name);
   }
 }
@@ -140,7 +140,7 @@ export async function restoreArchives(
     }
     if (already > 0) {
       // A restore stopped half-way: start this archive over rather than leave duplicates.
-      await store.command(
+      await store.alter(
         `ALTER TABLE ${store.table(RESTORE_TABLE)} DELETE WHERE archive_sha256 = {sha:String} SETTINGS mutations_sync = 2`,
         { sha: m.body.file_sha256 },
         'restore',
@@ -165,7 +165,7 @@ export async function restoreArchives(
     await flush();
     if (s.sha256 !== m.body.file_sha256) {
       // Changed between the check and the import: take the rows back out and refuse it.
-      await store.command(
+      await store.alter(
         `ALTER TABLE ${store.table(RESTORE_TABLE)} DELETE WHERE archive_sha256 = {sha:String} SETTINGS mutations_sync = 2`,
         { sha: m.body.file_sha256 },
         'restore',

@@ -38,7 +38,7 @@ const listRoute = createRoute({
   security: [{ bearerAuth: [] }],
   middleware: [requireScope('audit:admin')] as const,
   request: {
-    query: z.object({
+    query: z.strictObject({
       limit: z.coerce.number().int().min(1).max(1000).default(100),
       cursor: z.string().regex(/^\d{1,18}$/, 'must be the next_cursor of the previous page').optional(),
     }),

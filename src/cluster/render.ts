@@ -28,6 +28,10 @@ export const localName = (table: string) => `${table}_local`;
 const SHARDING_KEYS: Record<string, string> = {
   // Lease deduplication works within a shard: every attempt at a lease must land on the same one.
   audit_leases: 'cityHash64(name)',
+  // The archive catalog is a ReplacingMergeTree read with FINAL, which merges within a shard:
+  // every version of an archive's row, and its staged keys, must meet on one shard.
+  audit_archives: 'cityHash64(seq)',
+  audit_archive_keys: 'cityHash64(seq)',
 };
 
 function q(name: string): string {
@@ -113,6 +117,12 @@ export function renderStatementForCluster(stmt: string, o: ClusterOptions): stri
     const [, kind, ie = '', db, name, rest] = m as unknown as [string, string, string | undefined, string, string, string];
     if (kind.toUpperCase() === 'VIEW') return [`DROP VIEW ${ie}${q(db)}.${q(name)} ${oc}${rest}`];
     return [`DROP TABLE ${ie}${q(db)}.${q(name)} ${oc}${rest}`, `DROP TABLE ${ie}${q(db)}.${q(localName(name))} ${oc}${rest}`];
+  }
+
+  m = new RegExp(`^TRUNCATE TABLE (IF EXISTS )?${QUALIFIED}(.*)$`, 'is').exec(s);
+  if (m) {
+    const [, ie = '', db, name, rest] = m as unknown as [string, string | undefined, string, string, string];
+    return [`TRUNCATE TABLE ${ie}${q(db)}.${q(localName(name))} ${oc}${rest}`];
   }
 
   // INSERT ... SELECT backfills run once, through the Distributed tables: unchanged.

@@ -10,7 +10,7 @@ import { bodyFormat, parseEvents, readBodyLimited } from './body.ts';
 import { AuditEventInput } from './event.ts';
 import { normalizeEvents } from './normalize.ts';
 import { problemResponses } from '../openapi.ts';
-import { SpoolFullError, SpoolUnavailableError } from '../spool/errors.ts';
+import { SpoolFullError, SpoolTooSmallError, SpoolUnavailableError } from '../spool/errors.ts';
 import { WriterClosedError, WriterOverloadedError } from './writer.ts';
 
 export const IngestAccepted = z
@@ -42,6 +42,9 @@ function writeRefusal(err: unknown): ApiError | undefined {
   }
   if (err instanceof WriterClosedError) {
     return new ApiError(503, 'shutting-down', `This instance is shutting down; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '1', Connection: 'close' } });
+  }
+  if (err instanceof SpoolTooSmallError) {
+    return new ApiError(413, 'too-large-for-spool', `The audit store is unavailable and this request (${err.bytes} bytes) is larger than the whole local spool (AUDIT_SPOOL_MAX_BYTES=${err.maxBytes}); send it in smaller requests.`);
   }
   if (err instanceof SpoolFullError) {
     return new ApiError(503, 'spool-full', `The audit store is unavailable and the local spool is full; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '10' } });

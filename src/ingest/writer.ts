@@ -15,7 +15,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { EventRow } from './event.ts';
 import { SpoolDrainer } from '../spool/drainer.ts';
-import { SpoolFullError, SpoolUnavailableError } from '../spool/errors.ts';
+import { SpoolFullError, SpoolTooSmallError, SpoolUnavailableError } from '../spool/errors.ts';
 import type { FaultInjector } from '../spool/faults.ts';
 import type { Spool } from '../spool/spool.ts';
 import { eventKey, existingKeys, insertEvents } from '../store/activities.ts';
@@ -246,6 +246,12 @@ export class BatchWriter {
     try {
       accepted = await spool.append(batch.map((p) => p.rows));
     } catch (err) {
+      if (err instanceof SpoolTooSmallError) {
+        // The first request alone exceeds the spool: refuse it (413), spool the others.
+        batch[0]!.reject(err);
+        if (batch.length > 1) await this.toSpool(batch.slice(1));
+        return;
+      }
       for (const p of batch) p.reject(err instanceof SpoolUnavailableError ? err : new SpoolUnavailableError(String(err), { cause: err }));
       return;
     }

@@ -107,7 +107,7 @@ export async function countArchivedRows(store: Store, partitions: string[], seqs
  * everywhere (all replicas, in server mode); the job then checks that no archived row is left.
  */
 export async function deleteArchivedRows(store: Store, partitions: string[], seqs: number[]): Promise<void> {
-  await store.command(
+  await store.alter(
     `ALTER TABLE ${store.table(SOURCE_TABLE)} DELETE
      WHERE _partition_id IN {parts:Array(String)} AND ${KEYED(store)} SETTINGS mutations_sync = 2`,
     { seqs, parts: partitions.map(checkPartition) },
@@ -127,7 +127,7 @@ export async function remainingArchivedRows(store: Store, partitions: string[], 
 
 /** Archiving off: make ClickHouse apply the table's TTL in this partition now (a mutation). */
 export async function materializeTtl(store: Store, partition: string): Promise<void> {
-  await store.command(
+  await store.alter(
     `ALTER TABLE ${store.table(SOURCE_TABLE)} MATERIALIZE TTL IN PARTITION ID '${checkPartition(partition)}' SETTINGS mutations_sync = 2`,
     {},
     'retention_ttl',

@@ -53,7 +53,8 @@ const runRoute = createRoute({
   security: [{ bearerAuth: [] }],
   middleware: [requireScope('audit:admin')] as const,
   request: {
-    query: z.object({
+    // Strict: a misspelt dry_run must be refused, never read as "do it for real".
+    query: z.strictObject({
       dry_run: z.enum(['true', 'false', '1', '0']).default('false').transform((v) => v === 'true' || v === '1')
         .openapi({ description: 'Report only', example: 'true' }),
     }),
@@ -71,7 +72,9 @@ export function retentionRoutes() {
       const report = await c.var.services.retention.run({ dryRun: dry_run });
       return c.json(report, 200);
     } catch (err) {
-      if (err instanceof RetentionBusyError) throw new ApiError(409, 'retention-running', `A retention run is in progress; try again when it ends (${err.message}).`);
+      if (err instanceof RetentionBusyError) {
+        throw new ApiError(409, 'retention-running', `A retention run is in progress; try again when it ends (${err.message}).`, { headers: { 'Retry-After': '60' } });
+      }
       if (err instanceof ArchiveIntegrityError) throw new ApiError(409, 'archive-inconsistent', err.message);
       throw err;
     }

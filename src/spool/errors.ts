@@ -9,6 +9,14 @@ export class SpoolFullError extends Error {
   }
 }
 
+/** One request larger than the whole spool: it can never be spooled, so retrying cannot help. */
+export class SpoolTooSmallError extends Error {
+  override readonly name = 'SpoolTooSmallError';
+  constructor(readonly bytes: number, readonly maxBytes: number) {
+    super(`the request needs ${bytes} bytes of spool; the spool holds at most ${maxBytes}`);
+  }
+}
+
 /** The spool's disk failed (write or fsync error) or the spool is closed. */
 export class SpoolUnavailableError extends Error {
   override readonly name = 'SpoolUnavailableError';

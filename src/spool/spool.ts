@@ -13,7 +13,7 @@ import type { EventRow } from '../ingest/event.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { loadCursor, lockDir, saveCursor, syncDir, unlockDir, type Position } from './dir.ts';
-import { SpoolUnavailableError } from './errors.ts';
+import { SpoolTooSmallError, SpoolUnavailableError } from './errors.ts';
 import { encodeFrame } from './frame.ts';
 import { SegmentReader, type CorruptReason } from './segment-reader.ts';
 
@@ -133,12 +133,18 @@ export class Spool {
     let events = 0;
     for (const rows of groups) {
       const frame = encodeFrame(rows);
+      if (frame.length > this.opts.maxBytes) {
+        // Bigger than the whole spool: not a sign of a full spool (it would never fit), so it
+        // must not hold readiness down; the caller refuses this one request outright.
+        if (frames.length === 0) throw new SpoolTooSmallError(frame.length, this.opts.maxBytes);
+        break;
+      }
       if (this.totalBytes + bytes + frame.length > this.opts.maxBytes) break;
       frames.push(frame);
       bytes += frame.length;
       events += rows.length;
     }
-    if (frames.length < groups.length) this.refusedForRoom = true;
+    if (frames.length < groups.length && this.totalBytes + bytes > 0) this.refusedForRoom = true;
     if (frames.length === 0) return 0;
 
     this.appending = true;

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { renderForCluster } from '../cluster/render.ts';
 import type { Config } from '../config.ts';
 import { timed, type Metrics } from '../metrics.ts';
 import { toStoreError } from './errors.ts';
@@ -33,6 +34,8 @@ export class Store {
   readonly database: string;
   readonly client: ClickHouseClient;
   readonly enginePath: string | undefined;
+  /** Set in cluster mode: ALTERs then go to every shard's local tables ON CLUSTER. */
+  cluster: string | undefined;
   private closed = false;
 
   private constructor(
@@ -66,7 +69,9 @@ export class Store {
           ...(opts.cluster ? { distributed_foreground_insert: 1 } : {}),
         },
       });
-      return new Store(client, 'server', opts.database, undefined, opts.metrics);
+      const store = new Store(client, 'server', opts.database, undefined, opts.metrics);
+      store.cluster = opts.cluster;
+      return store;
     }
     const enginePath = path.join(path.resolve(opts.dataDir), 'clickhouse');
     fs.mkdirSync(enginePath, { recursive: true });
@@ -101,6 +106,15 @@ export class Store {
         throw toStoreError(err, 'query');
       }
     });
+  }
+
+  /**
+   * Runs an ALTER/TRUNCATE on one of our tables: as is on one node; on a cluster rendered for the
+   * shards' local tables ON CLUSTER (a Distributed table takes no mutation).
+   */
+  async alter(sql: string, params: QueryParams = {}, operation = 'alter'): Promise<void> {
+    const statements = this.cluster ? renderForCluster([sql], { cluster: this.cluster, database: this.database }) : [sql];
+    for (const statement of statements) await this.command(statement, params, operation);
   }
 
   async command(sql: string, params: QueryParams = {}, operation = 'command'): Promise<void> {

@@ -275,7 +275,7 @@ CREATE TABLE IF NOT EXISTS `audit`.`audit_archives_local` ON CLUSTER `audit_clus
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/audit/audit_archives_local', '{replica}', version)
 ORDER BY seq;
 
-CREATE TABLE IF NOT EXISTS `audit`.`audit_archives` ON CLUSTER `audit_cluster` AS `audit`.`audit_archives_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_archives_local`, rand());
+CREATE TABLE IF NOT EXISTS `audit`.`audit_archives` ON CLUSTER `audit_cluster` AS `audit`.`audit_archives_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_archives_local`, cityHash64(seq));
 
 -- 0021_create_audit_archive_keys
 CREATE TABLE IF NOT EXISTS `audit`.`audit_archive_keys_local` ON CLUSTER `audit_cluster` (
@@ -286,7 +286,7 @@ CREATE TABLE IF NOT EXISTS `audit`.`audit_archive_keys_local` ON CLUSTER `audit_
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/audit/audit_archive_keys_local', '{replica}') ORDER BY (seq, tenant_id, id);
 
-CREATE TABLE IF NOT EXISTS `audit`.`audit_archive_keys` ON CLUSTER `audit_cluster` AS `audit`.`audit_archive_keys_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_archive_keys_local`, cityHash64(tenant_id));
+CREATE TABLE IF NOT EXISTS `audit`.`audit_archive_keys` ON CLUSTER `audit_cluster` AS `audit`.`audit_archive_keys_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_archive_keys_local`, cityHash64(seq));
 
 -- 0022_create_audit_restored
 CREATE TABLE IF NOT EXISTS `audit`.`audit_restored_local` ON CLUSTER `audit_cluster` (
