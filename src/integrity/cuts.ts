@@ -110,6 +110,6 @@ export async function deleteWithCuts(store: Store, keys: MacKeys, where: string,
   const bounded = `(${where}) AND received_at < fromUnixTimestamp64Milli({cut_before:Int64})`;
   const p = { ...params, cut_before: Date.now() };
   const result = await recordRetentionCuts(store, keys, bounded, p);
-  await store.command(`ALTER TABLE ${store.table(TABLE)} DELETE WHERE ${bounded} SETTINGS mutations_sync = 2`, p, 'retention');
+  await store.alter(`ALTER TABLE ${store.table(TABLE)} DELETE WHERE ${bounded} SETTINGS mutations_sync = 2`, p, 'retention');
   return result;
 }

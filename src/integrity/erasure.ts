@@ -182,7 +182,7 @@ async function applyChanges(store: Store, table: string, tenant: string, changes
     await store.insertCompact(tmpName, ['id', 'actor', 'resource', 'details', 'mark'],
       changes.map((c) => [c.id, c.actor, c.resource, c.details, c.mark]), 'erasure');
     const get = (col: string) => `joinGet({j:String}, '${col}', id)`;
-    await store.command(
+    await store.alter(
       `ALTER TABLE ${store.table(table)} UPDATE
          user_id = if(${get('actor')} = 1, {erased:String}, user_id),
          ip_address = if(${get('actor')} = 1, {erased:String}, ip_address),
@@ -252,7 +252,7 @@ async function eraseFromAggregates(store: Store, tenant: string, subject: string
       );
       if (sums.length === 0) continue;
       moved += sums.reduce((a, r) => a + Number(r.n), 0);
-      await store.command(`ALTER TABLE ${table} DELETE WHERE ${where} SETTINGS mutations_sync = 2, allow_nondeterministic_mutations = 1`, params, 'erasure');
+      await store.alter(`ALTER TABLE ${table} DELETE WHERE ${where} SETTINGS mutations_sync = 2, allow_nondeterministic_mutations = 1`, params, 'erasure');
       await store.insertCompact(target.table, [...target.keys, target.column, 'events', 'failures'],
         sums.map((r) => [...target.keys.map((k) => r[k]), ERASED, Number(r.events), Number(r.failures)]), 'erasure');
     }
