@@ -11,6 +11,7 @@ import type { AppEnv, Services } from './env.ts';
 import { ApiError, badRequest, handleError, notFound } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
 import { ingestRoutes } from './ingest/routes.ts';
+import { integrityRoutes } from './integrity/routes.ts';
 import { queryRoutes } from './query/routes.ts';
 import { auditReads } from './query/access-log.ts';
 import { exportRoutes } from './query/export.ts';
@@ -64,6 +65,7 @@ export function createApp(services: Services) {
   app.route('/', analyticsRoutes());
   app.route('/', retentionRoutes());
   app.route('/', archiveRoutes());
+  app.route('/', integrityRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   mountApiDocs(app);

@@ -111,6 +111,25 @@ const EnvSchema = z.object({
   AUDIT_INGEST_MAX_QUEUED_ROWS: z.coerce.number().int().min(10_000).max(10_000_000).default(100_000),
   // SIGTERM: how long to flush and drain before exiting anyway (acknowledged data stays spooled).
   AUDIT_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(20_000),
+  // Integrity (src/integrity): hash chains, signed checkpoints, erasure.
+  // Names this writer's streams; default: an id persisted in the data dir. Unique per replica.
+  AUDIT_INSTANCE_ID: optionalString.pipe(
+    z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_" or "-"').optional(),
+  ),
+  // Master key for the chain MACs (base64/base64url, at least 32 bytes); default: generated in the data dir.
+  AUDIT_INTEGRITY_KEY: optionalString,
+  // Ed25519 private key (PKCS#8 PEM) that signs checkpoints; default: generated in the data dir.
+  AUDIT_INTEGRITY_SIGNING_KEY: optionalString,
+  // A JWKS file of the public keys verification trusts; default: the signing key's own public key.
+  AUDIT_INTEGRITY_TRUSTED_KEYS: optionalString,
+  // Seconds between signed checkpoints of each stream head (0: only at shutdown).
+  AUDIT_CHECKPOINT_INTERVAL_S: z.coerce.number().int().min(0).max(86_400).default(60),
+  // Comma-separated `details` keys whose values are personal data (hashed only through a MAC, erasable).
+  AUDIT_PII_DETAIL_KEYS: optionalString.transform((v) =>
+    v === undefined ? undefined : v.split(',').map((k) => k.trim()).filter(Boolean)),
+  // Comma-separated resource types whose resource_id identifies a person (erasable like user_id).
+  AUDIT_PII_RESOURCE_TYPES: optionalString.transform((v) =>
+    v === undefined ? undefined : v.split(',').map((k) => k.trim()).filter(Boolean)),
 });
 
 /** A croner pattern, or "off" for an instance that must not run the job on a timer. */
@@ -162,7 +181,21 @@ export interface Config {
   /** maxBytes 0: no spool (a store failure is answered 503). */
   spool: { dir: string; maxBytes: number; deadlineMs: number };
   shutdownTimeoutMs: number;
+  integrity: {
+    instanceId: string | undefined;
+    key: string | undefined;
+    signingKey: string | undefined;
+    trustedKeysFile: string | undefined;
+    checkpointIntervalS: number;
+    piiDetailKeys: string[];
+    piiResourceTypes: string[];
+  };
 }
+
+/** `details` keys treated as personal data unless AUDIT_PII_DETAIL_KEYS says otherwise. */
+export const DEFAULT_PII_DETAIL_KEYS = ['email', 'phone', 'full_name', 'username', 'user_id', 'ip_address', 'user_agent'];
+/** Resource types whose resource_id is a person, unless AUDIT_PII_RESOURCE_TYPES says otherwise. */
+export const DEFAULT_PII_RESOURCE_TYPES = ['user'];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -240,5 +273,14 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       deadlineMs: e.AUDIT_SPOOL_DEADLINE_MS,
     },
     shutdownTimeoutMs: e.AUDIT_SHUTDOWN_TIMEOUT_MS,
+    integrity: {
+      instanceId: e.AUDIT_INSTANCE_ID,
+      key: e.AUDIT_INTEGRITY_KEY,
+      signingKey: e.AUDIT_INTEGRITY_SIGNING_KEY,
+      trustedKeysFile: e.AUDIT_INTEGRITY_TRUSTED_KEYS === undefined ? undefined : path.resolve(e.AUDIT_INTEGRITY_TRUSTED_KEYS),
+      checkpointIntervalS: e.AUDIT_CHECKPOINT_INTERVAL_S,
+      piiDetailKeys: e.AUDIT_PII_DETAIL_KEYS ?? DEFAULT_PII_DETAIL_KEYS,
+      piiResourceTypes: e.AUDIT_PII_RESOURCE_TYPES ?? DEFAULT_PII_RESOURCE_TYPES,
+    },
   };
 }

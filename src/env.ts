@@ -3,6 +3,7 @@ import type { TokenVerifier } from './auth/jwt.ts';
 import type { Principal } from './auth/principal.ts';
 import type { Config } from './config.ts';
 import type { Redactor } from './ingest/redact.ts';
+import type { Integrity } from './integrity/service.ts';
 import type { BatchWriter } from './ingest/writer.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
@@ -25,6 +26,7 @@ export interface Services {
   readRateLimit: ReadRateLimit;
   /** The retention/archive job (runs on a timer only under `serve`). */
   retention: RetentionJob;
+  integrity: Integrity;
 }
 
 export type AppEnv = {

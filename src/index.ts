@@ -4,6 +4,7 @@ import { archiveRestoreCommand, archiveVerifyCommand } from './archive/cli.ts';
 import { claimProblem, mintToken, resolveJwtSecret } from './auth/jwt.ts';
 import { SCOPES } from './auth/principal.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { verifyCommand } from './integrity/cli.ts';
 import { createLogger } from './logger.ts';
 import { retentionRunCommand } from './retention/cli.ts';
 import { retentionPolicy } from './retention/policy.ts';
@@ -22,7 +23,9 @@ Usage:
   audithouse retention run [--dry-run]     archive and delete what retention says has expired
   audithouse archive verify PATH           verify archive files, manifests and their chain offline
   audithouse archive restore PATH          re-import archived events for investigation
-  audithouse verify [--tenant T]           verify the hash chains of stored events
+  audithouse verify [--tenant T] [--since 7d|ISO] [--json] [--public-key]
+                                           verify the hash chains and signed checkpoints of stored
+                                           events (exit 1 on any break); --public-key prints the JWKS
 
 Configuration is read from the environment (see README: Configuration).
 `;
@@ -121,6 +124,7 @@ const commands: Record<string, Command> = {
   'retention run': retentionRunCommand,
   'archive verify': archiveVerifyCommand,
   'archive restore': archiveRestoreCommand,
+  verify: verifyCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

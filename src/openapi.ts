@@ -27,6 +27,7 @@ const DESCRIPTIONS: Record<number, string> = {
   422: 'Events that fail validation; nothing was stored',
   429: 'Rate limited; see Retry-After',
   500: 'Unexpected error (logged with the request_id)',
+  501: 'Not implemented in this deployment',
   503: 'Store unavailable; see Retry-After',
 };
 

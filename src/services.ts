@@ -7,6 +7,7 @@ import type { Services } from './env.ts';
 import { createRedactor } from './ingest/redact.ts';
 import { BatchWriter } from './ingest/writer.ts';
 import type { Logger } from './logger.ts';
+import { startIntegrity } from './integrity/service.ts';
 import { createMetrics } from './metrics.ts';
 import { RetentionJob } from './retention/job.ts';
 import { retentionPolicy } from './retention/policy.ts';
@@ -31,6 +32,8 @@ export interface StartedServices extends Services {
 export async function startServices(config: Config, log: Logger, opts: { store?: Store; faults?: FaultInjector } = {}): Promise<StartedServices> {
   const metrics = createMetrics({ activityTypeLabels: config.metrics.activityTypes });
   const store = opts.store ?? (await Store.fromConfig(config, metrics));
+  // Keys only: no store access until the first write, so a store that is down does not stop start-up.
+  const integrity = await startIntegrity(config, store, log);
   const spool = config.spool.maxBytes > 0
     ? await Spool.open({ dir: config.spool.dir, maxBytes: config.spool.maxBytes, metrics, log, faults: opts.faults })
     : undefined;
@@ -45,7 +48,7 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
   const verifier = createVerifier({ ...config.jwt, secret: config.jwt.jwksUrl ? undefined : secret });
   const writer = new BatchWriter(
     store,
-    { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs, deadlineMs: config.spool.deadlineMs, maxQueuedRows: config.ingest.maxQueuedRows },
+    { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs, deadlineMs: config.spool.deadlineMs, maxQueuedRows: config.ingest.maxQueuedRows, chain: integrity.chain },
     metrics,
     log,
     { spool, storeReady: readiness.ready, faults: opts.faults },
@@ -57,7 +60,7 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
   if (config.jwt.jwksUrl && !/^https:|^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/)/.test(config.jwt.jwksUrl)) {
     log.warn({ jwks: config.jwt.jwksUrl }, 'AUDIT_JWKS_URL is plain http: signing keys can be swapped in transit; use https');
   }
-  const retention = new RetentionJob({ store, config, metrics, log });
+  const retention = new RetentionJob({ store, config, metrics, log, integrity: { mac: integrity.keys.mac } });
   // A bad AUDIT_ARCHIVE_SIGNING_KEY stops start-up now, not at 02:00.
   if (config.retention.archiveEnabled && config.retention.signingKey) await retention.signer();
   return {
@@ -72,12 +75,14 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
     readRateLimit: rateLimit,
     storageSize,
     retention,
+    integrity,
     async shutdown(o = {}) {
       await retention.idle();
       await storageSize.stop();
       rateLimit.shutdown();
       await accessLog.close(); // before the writer closes: pending access events are stored
       await writer.close(o);
+      await integrity.close().catch((err: unknown) => log.error({ err }, 'sealing the hash chains failed'));
       readiness.stop();
       await spool?.close();
       if (!opts.store) await store.close();

@@ -19,6 +19,7 @@ import { SpoolFullError, SpoolTooSmallError, SpoolUnavailableError } from '../sp
 import type { FaultInjector } from '../spool/faults.ts';
 import type { Spool } from '../spool/spool.ts';
 import { eventKey, existingKeys, insertEvents } from '../store/activities.ts';
+import type { HashChain } from '../integrity/chain.ts';
 import type { Store } from '../store/client.ts';
 import { isRetryable, loggableError } from '../store/errors.ts';
 
@@ -45,6 +46,8 @@ export interface WriterOptions {
   deadlineMs?: number;
   /** Rows that may wait in memory; past it write() refuses (429) instead of growing without bound. */
   maxQueuedRows?: number;
+  /** Links stored rows into hash chains (src/integrity); without it rows are stored unchained. */
+  chain?: HashChain | undefined;
 }
 
 export interface Durability {
@@ -306,7 +309,8 @@ export class BatchWriter {
       }
       return { inserted, duplicates: rows.length - inserted, spooled: false };
     });
-    await insertEvents(this.store, fresh);
+    if (this.opts.chain) await this.opts.chain.append(fresh); // chains, then inserts
+    else await insertEvents(this.store, fresh);
     if (this.metrics && fresh.length > 0) {
       this.metrics.ingestBatchSize.observe(fresh.length);
       for (const r of fresh) this.metrics.activitiesTotal.inc({ activity_type: this.metrics.activityTypeLabel(r.activity_type), severity: r.severity });

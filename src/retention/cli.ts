@@ -9,6 +9,8 @@ import { Store } from '../store/client.ts';
 import { migrate } from '../store/migrate.ts';
 import { RetentionJob, type RetentionReport } from './job.ts';
 import { retentionPolicy } from './policy.ts';
+import { loadIntegrityKeys } from '../integrity/keys.ts';
+import { integrityKeyConfig } from '../integrity/service.ts';
 
 export async function retentionRunCommand(args: string[], config: Config): Promise<number> {
   const { values } = parseArgs({ args, options: { 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } }, strict: true });
@@ -17,7 +19,9 @@ export async function retentionRunCommand(args: string[], config: Config): Promi
   const store = await Store.fromConfig(config, metrics);
   try {
     await migrate(store, { policy: retentionPolicy(config), log });
-    const job = new RetentionJob({ store, config, metrics, log });
+    // The service's integrity key (created like the service would): deletions are recorded as cuts.
+    const { mac } = await loadIntegrityKeys(integrityKeyConfig(config), { create: true });
+    const job = new RetentionJob({ store, config, metrics, log, integrity: { mac } });
     let report: RetentionReport;
     try {
       report = await job.run({ dryRun: values['dry-run'] === true });

@@ -15,7 +15,7 @@ export function cutoffsAt(now: number, days: Record<Severity, number>): Record<S
 }
 
 /** `(severity = LOW AND timestamp < cutoff_LOW) OR ...`, bound. */
-function expiredCondition(cutoffs: Record<Severity, number>): { sql: string; params: QueryParams } {
+export function expiredCondition(cutoffs: Record<Severity, number>): { sql: string; params: QueryParams } {
   const params: QueryParams = {};
   const parts = severities.map((s, i) => {
     params[`sev${i}`] = s;
@@ -73,6 +73,11 @@ export function exportQuery(store: Store, columns: ArchiveColumn[], partition: s
 
 const KEYED = (store: Store) =>
   `(tenant_id, id, received_at) IN (SELECT tenant_id, id, received_at FROM ${store.table(KEYS_TABLE)} WHERE seq IN {seqs:Array(UInt64)})`;
+
+/** The bound condition deleteArchivedRows deletes by (integrity records these rows as retention cuts first). */
+export function archivedRowsCondition(store: Store, partitions: string[], seqs: number[]): { sql: string; params: QueryParams } {
+  return { sql: `_partition_id IN {parts:Array(String)} AND ${KEYED(store)}`, params: { seqs, parts: partitions.map(checkPartition) } };
+}
 
 /** Live rows that belong to each archive (by the keys read back from its file). */
 export async function countArchivedRows(store: Store, partitions: string[], seqs: number[]): Promise<Map<number, number>> {

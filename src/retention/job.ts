@@ -30,7 +30,9 @@ import type { Store } from '../store/client.ts';
 import {
   countArchivedRows,
   cutoffsAt,
+  archivedRowsCondition,
   deleteArchivedRows,
+  expiredCondition,
   expiredGroups,
   exportQuery,
   materializeTtl,
@@ -38,6 +40,8 @@ import {
   tableHasTtl,
 } from './expiry.ts';
 import { RetentionBusyError, acquireLock } from './lock.ts';
+import { TTL_CUT_HORIZON_MS, recordRetentionCuts } from '../integrity/cuts.ts';
+import type { MacKeys } from '../integrity/keys.ts';
 import { loadKeysFromFiles, recoverArchiveDir, type RecoveryReport } from './recover.ts';
 import { storageSizeBytes } from '../store/storage-size.ts';
 
@@ -93,11 +97,16 @@ export interface RetentionDeps {
   config: Config;
   metrics: Metrics;
   log: Logger;
+  /** Hash-chain keys: deletions are recorded as retention cuts first, so verification can tell them from tampering. */
+  integrity?: { mac: MacKeys } | undefined;
 }
+
+
 
 export class RetentionJob {
   private current: Promise<RetentionReport> | undefined;
   private signerPromise: Promise<ArchiveSigner> | undefined;
+  private exclusiveWork: Promise<unknown> | undefined;
 
   constructor(private readonly deps: RetentionDeps) {}
 
@@ -108,6 +117,7 @@ export class RetentionJob {
   /** Runs now; refuses (RetentionBusyError) while another run of this job is in progress. */
   run(opts: RetentionRunOptions = {}): Promise<RetentionReport> {
     if (this.current) return Promise.reject(new RetentionBusyError('a retention run is already in progress'));
+    if (this.exclusiveWork) return Promise.reject(new RetentionBusyError('an erasure is rewriting archives; retry shortly'));
     const run = this.execute(opts).finally(() => {
       this.current = undefined;
     });
@@ -118,6 +128,26 @@ export class RetentionJob {
   /** Resolves when no run is in progress (for shutdown). */
   async idle(): Promise<void> {
     await this.current?.catch(() => {});
+    await this.exclusiveWork?.catch(() => {});
+  }
+
+  /**
+   * Runs `work` while no retention run can start in this process (an erasure rewriting archives
+   * and their catalog); waits for a run in progress first. Across processes, `work` takes the
+   * archive directory's lock itself.
+   */
+  async exclusive<T>(work: () => Promise<T>): Promise<T> {
+    while (this.current || this.exclusiveWork) {
+      await this.current?.catch(() => {});
+      await this.exclusiveWork?.catch(() => {});
+    }
+    const p = work();
+    this.exclusiveWork = p;
+    try {
+      return await p;
+    } finally {
+      this.exclusiveWork = undefined;
+    }
   }
 
   /** The manifest signing key, loaded (or generated) on first use. */
@@ -282,7 +312,13 @@ export class RetentionJob {
     const partitions = [...new Set(archives.map((a) => a.partition))].sort();
     const live = await countArchivedRows(store, partitions, seqs);
     const total = [...live.values()].reduce((a, b) => a + b, 0);
-    if (total > 0) await deleteArchivedRows(store, partitions, seqs);
+    if (total > 0) {
+      if (this.deps.integrity) {
+        const cond = archivedRowsCondition(store, partitions, seqs);
+        await recordRetentionCuts(store, this.deps.integrity.mac, cond.sql, cond.params);
+      }
+      await deleteArchivedRows(store, partitions, seqs);
+    }
     await step('deleted', { partitions, seqs });
     const remaining = await remainingArchivedRows(store, partitions, seqs);
     if (remaining > 0) throw new Error(`${remaining} archived rows are still in audit_activities after the delete`);
@@ -306,6 +342,12 @@ export class RetentionJob {
       report.warnings.push(w);
     }
     const before = await expiredGroups(store, cutoffs);
+    if (this.deps.integrity && before.length > 0) {
+      // The TTL deletes inside ClickHouse, by the server's clock, in any merge: record every row
+      // it may take before the next run (recording a row that is still there is harmless).
+      const horizon = expiredCondition(cutoffsAt(Math.max(Date.parse(report.now), Date.now()) + TTL_CUT_HORIZON_MS, this.deps.config.retention.days));
+      await recordRetentionCuts(store, this.deps.integrity.mac, horizon.sql, horizon.params);
+    }
     for (const partition of new Set(before.map((g) => g.partition))) {
       await materializeTtl(store, partition);
       await step('ttl-materialized', { partition });

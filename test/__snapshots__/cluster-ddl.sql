@@ -315,6 +315,63 @@ ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/audit/audit_restored_lo
 
 CREATE TABLE IF NOT EXISTS `audit`.`audit_restored` ON CLUSTER `audit_cluster` AS `audit`.`audit_restored_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_restored_local`, cityHash64(tenant_id));
 
+-- 0030_add_integrity_chain
+ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` ADD COLUMN IF NOT EXISTS stream    LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS seq       UInt64 DEFAULT 0 CODEC(Delta, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS prev_hash String DEFAULT '',
+    ADD COLUMN IF NOT EXISTS hash      String DEFAULT '',
+    ADD COLUMN IF NOT EXISTS pii_mac   String DEFAULT '',
+    ADD COLUMN IF NOT EXISTS erasure   String DEFAULT '';
+
+ALTER TABLE `audit`.`audit_activities` ON CLUSTER `audit_cluster` ADD COLUMN IF NOT EXISTS stream    LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS seq       UInt64 DEFAULT 0 CODEC(Delta, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS prev_hash String DEFAULT '',
+    ADD COLUMN IF NOT EXISTS hash      String DEFAULT '',
+    ADD COLUMN IF NOT EXISTS pii_mac   String DEFAULT '',
+    ADD COLUMN IF NOT EXISTS erasure   String DEFAULT '';
+
+CREATE TABLE IF NOT EXISTS `audit`.`integrity_streams_local` ON CLUSTER `audit_cluster` (
+    stream     String,
+    instance   String,
+    started_at DateTime64(3, 'UTC'),
+    params     String
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/audit/integrity_streams_local', '{replica}') ORDER BY stream;
+
+CREATE TABLE IF NOT EXISTS `audit`.`integrity_streams` ON CLUSTER `audit_cluster` AS `audit`.`integrity_streams_local` ENGINE = Distributed(`audit_cluster`, `audit`, `integrity_streams_local`, rand());
+
+CREATE TABLE IF NOT EXISTS `audit`.`integrity_checkpoints_local` ON CLUSTER `audit_cluster` (
+    tenant_id  LowCardinality(String),
+    stream     LowCardinality(String),
+    seq        UInt64,
+    hash       String,
+    kind       Enum8('head' = 1, 'final' = 2),
+    created_at DateTime64(3, 'UTC'),
+    jws        String CODEC(ZSTD(1))
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/audit/integrity_checkpoints_local', '{replica}') ORDER BY (tenant_id, stream, seq, created_at);
+
+CREATE TABLE IF NOT EXISTS `audit`.`integrity_checkpoints` ON CLUSTER `audit_cluster` AS `audit`.`integrity_checkpoints_local` ENGINE = Distributed(`audit_cluster`, `audit`, `integrity_checkpoints_local`, cityHash64(tenant_id));
+
+CREATE TABLE IF NOT EXISTS `audit`.`integrity_cuts_local` ON CLUSTER `audit_cluster` (
+    tenant_id  LowCardinality(String),
+    stream     LowCardinality(String),
+    first_seq  UInt64,
+    last_seq   UInt64,
+    prev_hash  String,
+    last_hash  String,
+    run_id     String,
+    created_at DateTime64(3, 'UTC'),
+    mac        String
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/audit/integrity_cuts_local', '{replica}') ORDER BY (tenant_id, stream, first_seq);
+
+CREATE TABLE IF NOT EXISTS `audit`.`integrity_cuts` ON CLUSTER `audit_cluster` AS `audit`.`integrity_cuts_local` ENGINE = Distributed(`audit_cluster`, `audit`, `integrity_cuts_local`, cityHash64(tenant_id));
+
+INSERT INTO `audit`.audit_meta (key, value)
+SELECT 'integrity.chained_since', toString(toUnixTimestamp64Milli(now64(3)))
+WHERE NOT EXISTS (SELECT 1 FROM `audit`.audit_meta WHERE key = 'integrity.chained_since');
+
 -- 0060_add_id_time_index
 ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` ADD INDEX IF NOT EXISTS idx_id_time UUIDv7ToDateTime(id) TYPE minmax GRANULARITY 1 FIRST;
 

@@ -1,0 +1,193 @@
+// The writer's side of the hash chains. The BatchWriter hands each flush's fresh (de-duplicated)
+// rows to `append`, which links them into their tenant's chain of this stream and inserts them.
+//
+// A stream is one writer process lifetime ("<instance>/<start id>"): replicas never share one,
+// and a restart starts a new stream instead of reading its old head back (a head read from a
+// database someone may have altered is no anchor; the old stream was sealed by its final
+// checkpoint). If an insert fails, what reached the table is unknown (a timed-out insert may
+// still land), so the chain moves to a new stream rather than reuse a sequence number.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { EventRow } from '../ingest/event.ts';
+import { EVENT_COLUMNS, rowValues, toChTime } from '../ingest/event.ts';
+import type { Logger } from '../logger.ts';
+import type { Store } from '../store/client.ts';
+import { TABLE } from '../store/activities.ts';
+import { genesisHash, paramsText, policyOf, sealEvent, type PiiPolicy, type StreamParams } from './canonical.ts';
+import { RetentionCutRecorder, type ChainLink } from './cuts.ts';
+import type { MacKeys } from './keys.ts';
+
+export const CHAIN_COLUMNS = ['stream', 'seq', 'prev_hash', 'hash', 'pii_mac'] as const;
+const INSERT_COLUMNS = [...EVENT_COLUMNS, ...CHAIN_COLUMNS];
+export const INSTANCE_ID_FILE = 'instance-id';
+
+export interface Head {
+  seq: number;
+  hash: string;
+}
+
+/** A chain head that is stored and may be signed. */
+export interface StreamHead extends Head {
+  tenant_id: string;
+  stream: string;
+}
+
+/** The instance id: configured, or created once in the data dir (so one host's streams read alike). */
+export function resolveInstanceId(configured: string | undefined, dataDir: string): string {
+  if (configured) return configured;
+  const file = path.join(dataDir, INSTANCE_ID_FILE);
+  try {
+    const id = fs.readFileSync(file, 'utf8').trim();
+    if (/^[A-Za-z0-9._-]{1,64}$/.test(id)) return id;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const id = `i-${crypto.randomBytes(4).toString('hex')}`;
+  fs.mkdirSync(dataDir, { recursive: true });
+  try {
+    fs.writeFileSync(file, id + '\n', { flag: 'wx' });
+    return id;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return fs.readFileSync(file, 'utf8').trim();
+    throw err;
+  }
+}
+
+/** A new stream id: the instance, then a time-ordered random suffix unique across restarts and replicas. */
+export function newStreamId(instance: string): string {
+  return `${instance}/${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
+}
+
+export class HashChain {
+  private current: string;
+  private readonly params: StreamParams;
+  private readonly paramsJson: string;
+  private readonly policy: PiiPolicy;
+  /** Stored heads of the current stream, by tenant. */
+  private heads = new Map<string, Head>();
+  private genesis = new Map<string, string>();
+  private registered = false;
+  private sealed = false;
+  /** Last stored heads of streams left after a failed insert, still to be checkpointed. */
+  private retired: StreamHead[] = [];
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly keys: MacKeys,
+    params: StreamParams,
+    readonly instance: string,
+    private readonly log?: Logger,
+    /**
+     * Archiving off, ClickHouse's TTL deletes: rows it will drop at once (imports with old
+     * timestamps) or before the retention job's next run are recorded as retention cuts as soon
+     * as they are stored, since no job sees them go.
+     */
+    private readonly expiresSoon?: (row: EventRow) => boolean,
+  ) {
+    this.params = params;
+    this.paramsJson = paramsText(params);
+    this.policy = policyOf(params);
+    this.current = newStreamId(instance);
+  }
+
+  get stream(): string {
+    return this.current;
+  }
+
+  /** Stored heads of the current stream. */
+  currentHeads(): StreamHead[] {
+    return [...this.heads].map(([tenant_id, h]) => ({ tenant_id, stream: this.current, ...h }));
+  }
+
+  /** Heads of abandoned streams, handed over once to be checkpointed. */
+  takeRetiredHeads(): StreamHead[] {
+    const r = this.retired;
+    this.retired = [];
+    return r;
+  }
+
+  /** Links rows into their chains and inserts them; resolves once they are stored. */
+  append(rows: readonly EventRow[]): Promise<void> {
+    const run = this.lock.then(() => this.appendNow(rows));
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** No appends after the final checkpoint: anything after it would read as forged. */
+  seal(): void {
+    this.sealed = true;
+  }
+
+  private async appendNow(rows: readonly EventRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (this.sealed) throw new Error('hash chain is sealed (service shutting down)');
+    await this.register();
+    const stream = this.current;
+    const staged = new Map<string, Head>();
+    const values = rows.map((r) => {
+      const before = staged.get(r.tenant_id) ?? this.heads.get(r.tenant_id) ?? { seq: 0, hash: this.genesisOf(r.tenant_id) };
+      const link = { stream, seq: before.seq + 1, prev_hash: before.hash };
+      const sealed = sealEvent(this.keys, this.policy, r, link);
+      staged.set(r.tenant_id, { seq: link.seq, hash: sealed.hash });
+      return [...rowValues(r), stream, link.seq, link.prev_hash, sealed.hash, sealed.pii_mac];
+    });
+    try {
+      await this.store.insertCompact(TABLE, INSERT_COLUMNS, values, 'insert');
+    } catch (err) {
+      this.rotate();
+      throw err;
+    }
+    for (const [tenant, head] of staged) this.heads.set(tenant, head);
+    if (this.expiresSoon) await this.recordExpiring(rows, values);
+  }
+
+  private async recordExpiring(rows: readonly EventRow[], values: unknown[][]): Promise<void> {
+    const at = rows.length;
+    const links: ChainLink[] = [];
+    for (let i = 0; i < at; i++) {
+      if (!this.expiresSoon!(rows[i]!)) continue;
+      const v = values[i]!;
+      const n = v.length;
+      links.push({ tenant_id: rows[i]!.tenant_id, stream: v[n - 5] as string, seq: v[n - 4] as number, prev_hash: v[n - 3] as string, hash: v[n - 2] as string });
+    }
+    if (links.length === 0) return;
+    links.sort((a, b) => (a.tenant_id < b.tenant_id ? -1 : a.tenant_id > b.tenant_id ? 1 : a.seq - b.seq));
+    try {
+      const recorder = new RetentionCutRecorder(this.store, this.keys);
+      for (const l of links) await recorder.add(l);
+      await recorder.finish();
+    } catch (err) {
+      this.log?.warn({ err, rows: links.length }, 'could not record retention cuts for rows the TTL drops: verification will report them deleted');
+    }
+  }
+
+  private genesisOf(tenant: string): string {
+    let g = this.genesis.get(tenant);
+    if (g === undefined) {
+      g = genesisHash(this.keys, tenant, this.current, this.paramsJson);
+      this.genesis.set(tenant, g);
+    }
+    return g;
+  }
+
+  /** Records the stream and its parameters before its first row (a row of an unknown stream is forged). */
+  private async register(): Promise<void> {
+    if (this.registered) return;
+    await this.store.insertCompact('integrity_streams', ['stream', 'instance', 'started_at', 'params'], [
+      [this.current, this.instance, toChTime(Date.now()), this.paramsJson],
+    ], 'insert');
+    this.registered = true;
+  }
+
+  private rotate(): void {
+    const old = this.current;
+    this.retired.push(...this.currentHeads());
+    this.current = newStreamId(this.instance);
+    this.heads = new Map();
+    this.genesis = new Map();
+    this.registered = false;
+    this.log?.warn({ old_stream: old, stream: this.current }, 'insert failed: continuing the hash chains in a new stream');
+  }
+}

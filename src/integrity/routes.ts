@@ -1,0 +1,137 @@
+// GET /api/v1/audit/integrity (verify the stored chains) and POST /api/v1/audit/erasure (right
+// to be forgotten). Both audit:admin, both bound to the admin's tenant unless tenant_id names another.
+import fs from 'node:fs';
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { readTenant, requireScope } from '../auth/middleware.ts';
+import type { AppEnv } from '../env.ts';
+import { ApiError, badRequest } from '../errors.ts';
+import { clientIp } from '../ingest/routes.ts';
+import { problemResponses } from '../openapi.ts';
+import { ERASED } from './canonical.ts';
+import { eraseSubject } from './erasure.ts';
+import { parseSince, verifyChains } from './verify.ts';
+
+const ChainBreak = z.object({
+  tenant_id: z.string(),
+  stream: z.string(),
+  seq: z.number().int().openapi({ description: 'Where the chain breaks (0: an event outside any chain)' }),
+  kind: z.enum(['edited', 'deleted', 'reordered', 'inserted', 'truncated', 'bad-checkpoint']),
+  detail: z.string(),
+  event_id: z.string().optional(),
+}).openapi('ChainBreak');
+
+const IntegrityReport = z.object({
+  ok: z.boolean().openapi({ description: 'true when every chain verified' }),
+  tenant_id: z.string().nullable(),
+  since: z.string().nullable(),
+  rows: z.number().int(),
+  chains: z.number().int(),
+  checkpoints: z.number().int(),
+  cuts: z.number().int().openapi({ description: 'Retention cuts bridged' }),
+  erased_rows: z.number().int(),
+  legacy_rows: z.number().int().openapi({ description: 'Events stored before hash chains existed (not verifiable)' }),
+  breaks: z.array(ChainBreak).openapi({ description: 'The first break of each broken chain' }),
+  more_breaks: z.boolean(),
+  duration_ms: z.number().int(),
+  rows_per_second: z.number().int(),
+}).openapi('IntegrityReport');
+
+const integrityRoute = createRoute({
+  method: 'get',
+  path: '/api/v1/audit/integrity',
+  tags: ['integrity'],
+  summary: 'Verify the hash chains and signed checkpoints of stored events',
+  description: 'Walks every chain of the tenant in order and reports the first break of each: the stream, the sequence number and what is wrong. 200 with ok=false when something is broken.',
+  security: [{ bearerAuth: [] }],
+  middleware: [requireScope('audit:admin')] as const,
+  request: {
+    query: z.object({
+      tenant_id: z.string().min(1).max(128).optional().openapi({ description: "Default: the token's tenant" }),
+      since: z.string().max(40).optional().openapi({ description: 'ISO-8601 date(-time) or 90m / 24h / 7d: verify only links stored since then', example: '7d' }),
+    }),
+  },
+  responses: {
+    200: { description: 'Verification report', content: { 'application/json': { schema: IntegrityReport } } },
+    ...problemResponses(400, 401, 403, 429),
+  },
+});
+
+const ErasureBody = z.object({
+  user_id: z.string().min(1).max(256).refine((s) => s !== ERASED, `"${ERASED}" is what erased values become`)
+    .openapi({ description: 'The data subject', example: 'alice' }),
+  tenant_id: z.string().min(1).max(128).optional().openapi({ description: "Default: the token's tenant" }),
+}).strict().openapi('ErasureRequest');
+
+const ErasureResult = z.object({
+  erasure_id: z.string().openapi({ description: 'Id of the audit.erasure event recording this erasure' }),
+  tenant_id: z.string(),
+  subject_ref: z.string().openapi({ description: 'Keyed pseudonym of the subject (the same for the same subject and tenant)' }),
+  rows_erased: z.number().int(),
+  as_actor: z.number().int(),
+  as_resource: z.number().int(),
+  as_mention: z.number().int(),
+  aggregate_rows: z.number().int().openapi({ description: 'Rows of the per-user and per-resource aggregates that named the subject (now counted under "[ERASED]")' }),
+  archives_rewritten: z.number().int().openapi({ description: 'Archives rewritten without the subject, each replaced by a new signed archive in the chain' }),
+  archived_rows_erased: z.number().int(),
+  restored_rows_erased: z.number().int().openapi({ description: 'Rows erased from audit_restored (archived events restored for investigation)' }),
+}).openapi('ErasureResult');
+
+const erasureRoute = createRoute({
+  method: 'post',
+  path: '/api/v1/audit/erasure',
+  tags: ['integrity'],
+  summary: 'Erase a data subject (right to be forgotten)',
+  description: "Replaces the subject's user_id, IP address, user agent, personal resource ids and personal details values in stored events with \"[ERASED]\", and records an audit.erasure event that names the subject only by a keyed pseudonym. The hash chains still verify.",
+  security: [{ bearerAuth: [] }],
+  middleware: [requireScope('audit:admin')] as const,
+  request: { body: { required: true, content: { 'application/json': { schema: ErasureBody } } } },
+  responses: {
+    200: { description: 'Erased', content: { 'application/json': { schema: ErasureResult } } },
+    ...problemResponses(400, 401, 403, 415, 501),
+  },
+});
+
+export function integrityRoutes() {
+  return new OpenAPIHono<AppEnv>()
+    .openapi(integrityRoute, async (c) => {
+      const q = c.req.valid('query');
+      const tenant = readTenant(c, q.tenant_id);
+      let since: number | undefined;
+      if (q.since !== undefined) {
+        since = parseSince(q.since);
+        if (since === undefined) throw badRequest('invalid-parameters', 'since: must be an ISO-8601 date or date-time, or a duration such as 90m, 24h or 7d', [{ field: 'since', message: 'not a date or duration' }]);
+      }
+      const { integrity, store } = c.var.services;
+      if (integrity.verifying) {
+        throw new ApiError(429, 'verification-running', 'A verification is already running in this instance; retry when it has finished.', { headers: { 'Retry-After': '10' } });
+      }
+      integrity.verifying = true;
+      try {
+        const report = await verifyChains(store, integrity.keys, { tenant, since, signal: c.req.raw.signal });
+        c.var.log.info({ ok: report.ok, rows: report.rows, breaks: report.breaks.length, ms: report.duration_ms }, 'integrity verified');
+        return c.json(report, 200);
+      } finally {
+        integrity.verifying = false;
+      }
+    })
+    .openapi(erasureRoute, async (c) => {
+      const body = c.req.valid('json');
+      const tenant = readTenant(c, body.tenant_id);
+      const { store, writer, integrity, config, accessLog, retention, log } = c.var.services;
+      if (config.clickhouse.cluster) {
+        // The mutation and its lookup table would have to run on every replica's local table.
+        throw new ApiError(501, 'not-implemented', 'Erasure is not implemented for a ClickHouse cluster (CLICKHOUSE_CLUSTER) yet; nothing was changed.');
+      }
+      const root = config.retention.archiveLocation;
+      const archives = config.retention.archiveEnabled || fs.existsSync(root) ? { root, retention, store, log } : undefined;
+      const result = await eraseSubject(
+        { store, writer, keys: integrity.keys, currentPii: { detailKeys: config.integrity.piiDetailKeys, resourceTypes: config.integrity.piiResourceTypes }, accessLog, archives, log: c.var.log ?? log },
+        {
+          tenant,
+          userId: body.user_id,
+          actor: { sub: c.var.principal.sub, ip: clientIp(c), userAgent: (c.req.header('User-Agent') ?? '').slice(0, 1024), requestId: c.var.requestId },
+        },
+      );
+      return c.json(result, 200);
+    });
+}
