@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll } from 'vitest';
 import { createApp } from '../src/app.ts';
 import { mintToken } from '../src/auth/jwt.ts';
 import { loadConfig } from '../src/config.ts';
@@ -14,9 +15,17 @@ import type { FaultInjector } from '../src/spool/faults.ts';
 export const TEST_SECRET = 'test-secret-0123456789-0123456789-abcdef';
 
 let processDataDir: string | undefined;
+// Registered when a test file imports this module, so it runs after the file's own afterAll
+// hooks (vitest runs them as a stack): the file's engine directory goes with it. (Forked test
+// workers are stopped without an 'exit' event, so a process hook would not run.)
+afterAll(() => {
+  if (processDataDir) fs.rmSync(processDataDir, { recursive: true, force: true });
+});
 /** One embedded-engine directory per test process (libchdb binds one per process). */
 export function testDataDir(): string {
-  processDataDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'audithouse-test-'));
+  if (!processDataDir) {
+    processDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'audithouse-test-'));
+  }
   return processDataDir;
 }
 
