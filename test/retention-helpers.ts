@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { scanLayout } from '../src/archive/chain.ts';
 import { loadPublicKeys } from '../src/archive/keys.ts';
 import { readArchive } from '../src/archive/reader.ts';
@@ -107,4 +107,37 @@ export async function liveExpired(t: TestService, now: number): Promise<number> 
   }).join(' OR ');
   const rows = await t.services.store.query<{ n: string }>(`SELECT count() AS n FROM ${t.services.store.table('audit_activities')} WHERE ${conds}`, params);
   return Number(rows[0]!.n);
+}
+
+/**
+ * Retention services for one test file, each closed (and its archive directory removed) after
+ * the test that opened it. Call at the top of the file.
+ */
+export function useRetentionServices(): (env?: Record<string, string>) => Promise<RetentionTestService> {
+  const open: RetentionTestService[] = [];
+  afterEach(async () => {
+    for (const t of open.splice(0)) {
+      await t.close();
+      fs.rmSync(t.archiveDir, { recursive: true, force: true });
+    }
+  });
+  return async (env = {}) => {
+    const t = await createRetentionService(env);
+    open.push(t);
+    return t;
+  };
+}
+
+/** Every accepted row is live or in exactly one archive, never both; nothing archived twice. */
+export async function expectAccountedFor(t: RetentionTestService): Promise<{ live: Set<string>; archived: Map<string, number> }> {
+  await expectVerified(t.archiveDir);
+  const live = await liveKeys(t);
+  const archived = await archivedKeyCounts(t.archiveDir);
+  const lost = [...t.ledger.keys()].filter((k) => !live.has(k) && !archived.has(k));
+  expect(lost, 'rows deleted without an archive').toEqual([]);
+  const twice = [...archived].filter(([, n]) => n !== 1);
+  expect(twice, 'rows in more than one archive').toEqual([]);
+  const both = [...archived.keys()].filter((k) => live.has(k));
+  expect(both, 'archived rows still live after the run').toEqual([]);
+  return { live, archived };
 }

@@ -2,48 +2,21 @@
 // on, no row leaves audit_activities unless it is in a verified archive (far-past timestamps,
 // rows expiring between runs, rows arriving mid-run included), and after every run no row
 // whose retention has ended is left.
-import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listArchives } from '../src/archive/catalog.ts';
 import {
   DAY,
+  expectAccountedFor,
+  useRetentionServices,
   SEVERITIES,
   archivedKeyCounts,
-  createRetentionService,
   eventAt,
-  expectVerified,
   liveExpired,
   liveKeys,
   type Accepted,
-  type RetentionTestService,
 } from './retention-helpers.ts';
 
-const open: RetentionTestService[] = [];
-async function service(env: Record<string, string> = {}) {
-  const t = await createRetentionService(env);
-  open.push(t);
-  return t;
-}
-afterEach(async () => {
-  for (const t of open.splice(0)) {
-    await t.close();
-    fs.rmSync(t.archiveDir, { recursive: true, force: true });
-  }
-});
-
-/** Every accepted row is live or in exactly one archive, never both; nothing archived twice. */
-async function expectAccountedFor(t: RetentionTestService): Promise<{ live: Set<string>; archived: Map<string, number> }> {
-  await expectVerified(t.archiveDir);
-  const live = await liveKeys(t);
-  const archived = await archivedKeyCounts(t.archiveDir);
-  const lost = [...t.ledger.keys()].filter((k) => !live.has(k) && !archived.has(k));
-  expect(lost, 'rows deleted without an archive').toEqual([]);
-  const twice = [...archived].filter(([, n]) => n !== 1);
-  expect(twice, 'rows in more than one archive').toEqual([]);
-  const both = [...archived.keys()].filter((k) => live.has(k));
-  expect(both, 'archived rows still live after the run').toEqual([]);
-  return { live, archived };
-}
+const service = useRetentionServices();
 
 describe('retention invariants over simulated time', () => {
   it('invariants 1 and 3: across 7 runs 20 days apart, every vanished row is in a verified archive, none expired stays, late rows arriving mid-run are not deleted', async () => {

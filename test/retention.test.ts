@@ -2,47 +2,21 @@
 // deleter, a row goes exactly at the first run after its retention ends (invariant 3), a dry run
 // changes nothing, and a second run at the same clock does nothing (invariant 2, first half).
 import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listArchives } from '../src/archive/catalog.ts';
 import { tableHasTtl } from '../src/retention/expiry.ts';
 import {
   DAY,
+  expectAccountedFor,
+  useRetentionServices,
   DAYS,
   SEVERITIES,
   archivedKeyCounts,
-  createRetentionService,
   eventAt,
-  expectVerified,
   liveKeys,
-  type RetentionTestService,
 } from './retention-helpers.ts';
 
-const open: RetentionTestService[] = [];
-async function service(env: Record<string, string> = {}) {
-  const t = await createRetentionService(env);
-  open.push(t);
-  return t;
-}
-afterEach(async () => {
-  for (const t of open.splice(0)) {
-    await t.close();
-    fs.rmSync(t.archiveDir, { recursive: true, force: true });
-  }
-});
-
-/** Every accepted row is live or in exactly one archive, never both; nothing archived twice. */
-async function expectAccountedFor(t: RetentionTestService): Promise<{ live: Set<string>; archived: Map<string, number> }> {
-  await expectVerified(t.archiveDir);
-  const live = await liveKeys(t);
-  const archived = await archivedKeyCounts(t.archiveDir);
-  const lost = [...t.ledger.keys()].filter((k) => !live.has(k) && !archived.has(k));
-  expect(lost, 'rows deleted without an archive').toEqual([]);
-  const twice = [...archived].filter(([, n]) => n !== 1);
-  expect(twice, 'rows in more than one archive').toEqual([]);
-  const both = [...archived.keys()].filter((k) => live.has(k));
-  expect(both, 'archived rows still live after the run').toEqual([]);
-  return { live, archived };
-}
+const service = useRetentionServices();
 
 describe('retention with archiving on', () => {
   it('leaves audit_activities without a delete TTL, so the job is the only deleter', async () => {
