@@ -2,31 +2,17 @@
 // path, while the spool is taking writes and draining, and while a restarted service replays
 // the spool. After the last restart every acknowledged id is stored exactly once, and the
 // clients' retries (same ids) of whatever was in flight leave no duplicates either.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Store } from '../src/store/client.ts';
-import { ServiceProcess, retryUntilAcked, startLoad, writeToken, type LoadResult } from './service-process.ts';
+import { ServiceProcess, useServiceProcesses, retryUntilAcked, startLoad, writeToken, type LoadResult } from './service-process.ts';
 
 const CLIENTS = 24;
-const running: ServiceProcess[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) await p.kill9();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-
-async function start(dataDir: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
-  const p = await ServiceProcess.start(dataDir, env);
-  running.push(p);
-  return p;
-}
+const { start, tempDir } = useServiceProcesses();
 
 describe('crash recovery (kill -9)', () => {
   it('stores every acknowledged event exactly once after kill -9 at several points under load', { timeout: 90_000 }, async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'audithouse-crash-'));
-    dirs.push(dataDir);
+    const dataDir = tempDir('audithouse-crash-');
     const token = await writeToken();
     const rounds: LoadResult[] = [];
 

@@ -2,24 +2,10 @@
 // still starts and answers 202 through the spool; SIGTERM keeps the spool on disk (also under
 // load, also with a second SIGTERM); when the store "comes back" (a restart in embedded mode on
 // the same data directory and spool), everything drains exactly once, in the API's view.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ServiceProcess, eventsWithIds, freePort, startLoad, writeToken } from './service-process.ts';
+import { describe, expect, it } from 'vitest';
+import { ServiceProcess, useServiceProcesses, eventsWithIds, freePort, startLoad, writeToken } from './service-process.ts';
 
-const running: ServiceProcess[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) await p.kill9();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-
-async function start(dataDir: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
-  const p = await ServiceProcess.start(dataDir, env);
-  running.push(p);
-  return p;
-}
+const { start, tempDir } = useServiceProcesses();
 
 async function post(svc: ServiceProcess, token: string, events: unknown[]): Promise<Response> {
   return fetch(`${svc.url}/api/v1/audit/activities`, {
@@ -47,8 +33,7 @@ async function listAllIds(svc: ServiceProcess, token: string): Promise<string[]>
 
 describe('store outage (server mode, closed port)', () => {
   it('acknowledges through the spool while ClickHouse is unreachable, and stores everything once when it is back', { timeout: 90_000 }, async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'audithouse-outage-'));
-    dirs.push(dataDir);
+    const dataDir = tempDir('audithouse-outage-');
     const token = await writeToken();
     const closedPort = await freePort();
     const serverMode = { CLICKHOUSE_URL: `http://127.0.0.1:${closedPort}` };

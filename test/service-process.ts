@@ -3,8 +3,11 @@
 // own event ids and remember which ids were acknowledged.
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { afterAll } from 'vitest';
 import { mintToken } from '../src/auth/jwt.ts';
 import { TEST_SECRET } from './helpers.ts';
 
@@ -209,4 +212,29 @@ export async function retryUntilAcked(url: string, token: string, batches: Array
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/**
+ * Service processes and data directories for one test file: at the end of the file, processes
+ * still alive are killed (-9) and the directories removed. Call at the top of the file.
+ */
+export function useServiceProcesses() {
+  const running: ServiceProcess[] = [];
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) await p.kill9();
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    async start(dataDir: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+      const p = await ServiceProcess.start(dataDir, env);
+      running.push(p);
+      return p;
+    },
+    tempDir(prefix: string): string {
+      const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+      dirs.push(d);
+      return d;
+    },
+  };
 }
