@@ -83,8 +83,12 @@ const EnvSchema = z.object({
   // Minimum time between JWKS refetches triggered by an unknown `kid` (rotation vs. refetch storms).
   AUDIT_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
 
-  // Ingest batching: one insert serves many concurrent requests.
+  // Ingest: a request is acknowledged once fsynced into the write-ahead log; the drainer inserts
+  // the log into ClickHouse in batches of up to MAX_ROWS, at the latest MAX_WAIT_MS after an event
+  // was acknowledged (about one insert per second at steady load). LINGER_MS: how long an fsync
+  // waits to gather more requests (group commit).
   AUDIT_BATCH_MAX_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  AUDIT_BATCH_MAX_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   AUDIT_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(2),
   // Take ip_address from X-Forwarded-For only behind a proxy you control.
   AUDIT_TRUST_PROXY: bool(false),
@@ -100,13 +104,12 @@ const EnvSchema = z.object({
   // Activity types counted under their own label in audit_activities_total (replaces the default list).
   AUDIT_METRICS_ACTIVITY_TYPES: activityTypeList,
 
-  // Durable ingest: when the store is down or slow, acknowledged requests wait in a local
-  // write-ahead spool ($AUDIT_DATA_DIR/spool/<database>) instead of being refused. 0 disables it.
+  // The write-ahead log ($AUDIT_DATA_DIR/spool/<database>): every acknowledged event is in it until
+  // stored; its bound is how much a store outage can absorb. 0: no log, a write is answered only
+  // once stored (and refused with 503 while the store fails).
   AUDIT_SPOOL_MAX_BYTES: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
     .refine((n) => n === 0 || n >= 4096, 'must be 0 (no spool) or at least 4096 bytes')
     .default(1024 * 1024 * 1024),
-  // A direct insert still running after this long is answered from the spool instead.
-  AUDIT_SPOOL_DEADLINE_MS: z.coerce.number().int().min(1).max(600_000).default(2_000),
   // Rows that may wait in memory for the writer; past it, posts get 429 + Retry-After.
   AUDIT_INGEST_MAX_QUEUED_ROWS: z.coerce.number().int().min(10_000).max(10_000_000).default(100_000),
   // SIGTERM: how long to flush and drain before exiting anyway (acknowledged data stays spooled).
@@ -175,11 +178,11 @@ export interface Config {
   };
   limits: { readRatePerMinute: number };
   accessLog: { enabled: boolean; windowMs: number };
-  ingest: { batchMaxRows: number; batchLingerMs: number; trustProxy: boolean; redactKeys: string[]; maxQueuedRows: number };
+  ingest: { batchMaxRows: number; batchMaxWaitMs: number; batchLingerMs: number; trustProxy: boolean; redactKeys: string[]; maxQueuedRows: number };
   /** Activity types with their own metric label; undefined = the built-in list. */
   metrics: { activityTypes: string[] | undefined };
   /** maxBytes 0: no spool (a store failure is answered 503). */
-  spool: { dir: string; maxBytes: number; deadlineMs: number };
+  spool: { dir: string; maxBytes: number };
   shutdownTimeoutMs: number;
   integrity: {
     instanceId: string | undefined;
@@ -260,6 +263,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     accessLog: { enabled: e.AUDIT_ACCESS_LOG_ENABLED, windowMs: e.AUDIT_ACCESS_LOG_WINDOW_MS },
     ingest: {
       batchMaxRows: e.AUDIT_BATCH_MAX_ROWS,
+      batchMaxWaitMs: e.AUDIT_BATCH_MAX_WAIT_MS,
       batchLingerMs: e.AUDIT_BATCH_LINGER_MS,
       trustProxy: e.AUDIT_TRUST_PROXY,
       redactKeys: e.AUDIT_REDACT_KEYS,
@@ -270,7 +274,6 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       // One spool per destination database: its rows belong there, whichever store mode drains them.
       dir: path.join(dataDir, 'spool', e.CLICKHOUSE_DATABASE),
       maxBytes: e.AUDIT_SPOOL_MAX_BYTES,
-      deadlineMs: e.AUDIT_SPOOL_DEADLINE_MS,
     },
     shutdownTimeoutMs: e.AUDIT_SHUTDOWN_TIMEOUT_MS,
     integrity: {

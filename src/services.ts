@@ -48,7 +48,7 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
   const verifier = createVerifier({ ...config.jwt, secret: config.jwt.jwksUrl ? undefined : secret });
   const writer = new BatchWriter(
     store,
-    { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs, deadlineMs: config.spool.deadlineMs, maxQueuedRows: config.ingest.maxQueuedRows, chain: integrity.chain },
+    { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs, maxWaitMs: config.ingest.batchMaxWaitMs, maxQueuedRows: config.ingest.maxQueuedRows, chain: integrity.chain },
     metrics,
     log,
     { spool, storeReady: readiness.ready, faults: opts.faults },
@@ -60,7 +60,7 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
   if (config.jwt.jwksUrl && !/^https:|^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/)/.test(config.jwt.jwksUrl)) {
     log.warn({ jwks: config.jwt.jwksUrl }, 'AUDIT_JWKS_URL is plain http: signing keys can be swapped in transit; use https');
   }
-  const retention = new RetentionJob({ store, config, metrics, log, integrity: { mac: integrity.keys.mac } });
+  const retention = new RetentionJob({ store, config, metrics, log, integrity: { mac: integrity.keys.mac }, beforeRun: () => writer.barrier() });
   // A bad AUDIT_ARCHIVE_SIGNING_KEY stops start-up now, not at 02:00.
   if (config.retention.archiveEnabled && config.retention.signingKey) await retention.signer();
   return {

@@ -36,7 +36,10 @@ export interface TestService {
   token(o?: { tenant?: string; scope?: string; sub?: string }): Promise<string>;
   post(body: unknown, o?: { token?: string; contentType?: string; headers?: Record<string, string> }): Promise<Response>;
   get(pathAndQuery: string, o?: { token?: string }): Promise<Response>;
-  /** Rows in audit_activities (all tenants). */
+  /**
+   * Rows in audit_activities (all tenants), once everything acknowledged so far is stored (or,
+   * while the store fails, after the next failed insert).
+   */
   count(): Promise<number>;
   close(): Promise<void>;
 }
@@ -50,6 +53,9 @@ export async function createTestService(env: Record<string, string> = {}, opts: 
     AUDIT_JWT_SECRET: TEST_SECRET,
     AUDIT_LOG_LEVEL: 'silent',
     AUDIT_BATCH_LINGER_MS: '1',
+    // Insert within a few ms of the acknowledgement (production: within a second), so that a
+    // store fault shows up at once; test/write-path.test.ts covers the default batching.
+    AUDIT_BATCH_MAX_WAIT_MS: '5',
     // Off unless a test turns them on: access events are written asynchronously and would land
     // in row counts and listings of suites that test something else; a rate limit would cap
     // suites that read a lot. test/access-log.test.ts and test/limits.test.ts turn them on.
@@ -77,6 +83,7 @@ export async function createTestService(env: Record<string, string> = {}, opts: 
       }),
     get: async (p, o = {}) => app.request(p, { headers: { Authorization: `Bearer ${o.token ?? defaultToken}` } }),
     async count() {
+      await services.writer.flush({ timeoutMs: 15_000, failOnError: true });
       const r = await services.store.query<{ n: string }>(`SELECT count() AS n FROM ${services.store.table('audit_activities')}`);
       return Number(r[0]!.n);
     },

@@ -34,6 +34,7 @@ async function apiReport(query = ''): Promise<VerifyReport> {
 async function post(events: unknown[], token?: string): Promise<string[]> {
   const res = await t.post(events, token ? { token } : {});
   expect(res.status).toBe(202);
+  await t.services.writer.flush(); // these tests read the chain columns straight from the table
   return ((await res.json()) as { ids: string[] }).ids;
 }
 

@@ -103,12 +103,15 @@ describe('request log lines', () => {
     const s = await serviceWithLog({}, (level) => createLogger({ level, destination: own }));
     try {
       const marker = `body-marker-${Date.now()}`;
-      await s.services.store.close(); // every insert fails from here on
-      const res = await s.app.request('/api/v1/audit/activities', {
+      await s.services.store.close(); // every query and insert fails from here on
+      const post = await s.app.request('/api/v1/audit/activities', {
         method: 'POST',
         headers: auth({ 'Content-Type': 'application/json', Cookie: 'session=cookie-secret-value' }),
         body: JSON.stringify(event({ description: marker, details: { password: 'hunter2-secret' } })),
       });
+      expect(post.status).toBe(202); // acknowledged from the write-ahead log; the insert fails behind it
+      await s.services.writer.flush({ timeoutMs: 5_000, failOnError: true });
+      const res = await s.app.request("/api/v1/audit/activities?limit=5", { headers: auth({ Cookie: 'session=cookie-secret-value' }) });
       expect(res.status).toBeGreaterThanOrEqual(500);
       const line = own.requests().at(-1)!;
       expect(line).toMatchObject({ level: 'error', tenant: 'acme', route: '/api/v1/audit/activities', status: res.status });

@@ -49,6 +49,7 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
 }
 
 async function scrape(t: TestService) {
+  await t.services.writer.flush(); // counters of stored events move when the drainer inserts
   const res = await t.app.request('/metrics');
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toContain('text/plain');
@@ -75,6 +76,7 @@ describe('/metrics', () => {
     expect((await t.get(`/api/v1/audit/activities/${id}`)).status).toBe(200);
     expect((await t.post({ activity_type: 'Not Dotted', action: 'x' })).status).toBe(422);
     expect((await t.app.request('/api/v1/audit/activities', { method: 'POST', body: '{}' })).status).toBe(401);
+    await t.services.writer.flush();
     await t.services.storageSize.refresh();
 
     const { samples, types } = await scrape(t);
@@ -167,6 +169,7 @@ describe('/metrics', () => {
       expect(before).toBeGreaterThan(0);
       const rows = Array.from({ length: 500 }, (_, i) => event({ description: `row ${i} ${'x'.repeat(200)}` }));
       expect((await other.post(rows)).status).toBe(202);
+      await other.services.writer.flush(); // acknowledged first, stored by the next insert
       const after = await sizeOf(); // no explicit refresh: the scrape did it
       expect(after).toBeGreaterThan(before);
       expect(after).toBe(await storageSizeBytes(other.services.store));

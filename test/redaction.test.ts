@@ -135,6 +135,7 @@ describe('redaction before storage (end to end)', () => {
     }), { headers: { 'User-Agent': `probe ${SECRETS.bearer}` } });
     expect(res.status).toBe(202);
     const [id] = ((await res.json()) as { ids: string[] }).ids;
+    await t.services.writer.flush(); // read from the table itself below
     const stored = await t.services.store.query<{ row: string }>(
       `SELECT concat(description, '|', resource_id, '|', user_agent, '|', details) AS row FROM ${t.services.store.table('audit_activities')} WHERE id = {id:UUID}`,
       { id },

@@ -51,6 +51,7 @@ export async function createRetentionService(env: Record<string, string> = {}): 
     async postEvents(events: Array<Record<string, unknown>>) {
       const res = await t.post(events, { token: adminToken });
       expect(res.status).toBe(202);
+      await t.services.writer.flush(); // these tests look at the table itself, not through the API
       const { ids } = (await res.json()) as { ids: string[] };
       return ids.map((id, i) => {
         const e = events[i]!;

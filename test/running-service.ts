@@ -15,7 +15,7 @@ export interface RunningService {
   port: number;
   database: string;
   token(o?: { tenant?: string; scope?: string; sub?: string }): Promise<string>;
-  /** Stored rows of a tenant, counted directly in ClickHouse (duplicates would count twice). */
+  /** Stored rows of a tenant, counted directly in ClickHouse once what was acknowledged is stored (duplicates would count twice). */
   rows(tenant?: string): Promise<number>;
   /** Stored ids of a tenant, one entry per row. */
   ids(tenant?: string): Promise<string[]>;
@@ -51,10 +51,12 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
     database,
     token: (o = {}) => mintToken(TEST_SECRET, { tenant: o.tenant ?? 'acme', scope: o.scope ?? 'audit:read audit:write', sub: o.sub ?? 'svc-files' }),
     async rows(tenant = 'acme') {
+      await server?.services.writer.flush({ timeoutMs: 15_000, failOnError: true }); // what was acknowledged is stored
       const r = await store.query<{ n: string }>(`SELECT count() AS n FROM ${table} WHERE tenant_id = {tenant:String}`, { tenant });
       return Number(r[0]!.n);
     },
     async ids(tenant = 'acme') {
+      await server?.services.writer.flush({ timeoutMs: 15_000, failOnError: true });
       const r = await store.query<{ id: string }>(`SELECT toString(id) AS id FROM ${table} WHERE tenant_id = {tenant:String}`, { tenant });
       return r.map((x) => x.id);
     },

@@ -18,7 +18,7 @@ export function healthRoutes() {
     .openapi(
       createRoute({
         method: 'get', path: '/readyz', tags: ['ops'], summary: 'Readiness: writes are accepted durably',
-        description: '200 `ready`: the store answers and nothing is spooled. 200 `degraded`: writes are acknowledged through the local spool (store down, slow, or a backlog draining); the instance still accepts writes, so it stays in rotation. 503: writes cannot be accepted (shutting down, or the store is down and the spool is full, failing or disabled).',
+        description: '200 `ready`: writes are acknowledged from the write-ahead log and the store takes its batches. 200 `degraded`: the store is down, slow or still replaying a backlog, and acknowledged events wait in the log; the instance still accepts writes durably, so it stays in rotation. 503: writes cannot be accepted (shutting down, the log is full or its disk fails, or without a log the store is down).',
         responses: {
           200: { description: 'Ready or degraded', content: { 'application/json': { schema: Status } } },
           ...problemResponses(503),
@@ -28,12 +28,12 @@ export function healthRoutes() {
         const { store, writer } = c.var.services;
         const w = writer.status();
         if (w.closed) throw new ApiError(503, 'shutting-down', 'This instance is shutting down.', { headers: { 'Retry-After': '1' } });
+        // Every write goes through the log: a log that cannot take more means no writes at all.
+        if (w.spool && !w.spool.accepting) {
+          throw new ApiError(503, 'not-ready', 'The write-ahead log cannot take more writes (full while the store is behind or down, or its disk fails).', { headers: { 'Retry-After': '5' } });
+        }
         const degraded = (reason: string) => {
-          if (!w.spool?.accepting) {
-            throw new ApiError(503, 'not-ready', w.spool
-              ? 'The audit store is unavailable and the spool cannot take more (full or failing).'
-              : 'The audit store does not answer.', { headers: { 'Retry-After': '5' } });
-          }
+          if (!w.spool) throw new ApiError(503, 'not-ready', 'The audit store does not answer.', { headers: { 'Retry-After': '5' } });
           return c.json({ status: 'degraded', reason, store: store.kind, since: w.degraded?.since, spool: w.spool }, 200);
         };
         if (w.degraded) return degraded(w.degraded.reason);

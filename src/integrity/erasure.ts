@@ -105,7 +105,7 @@ async function eraseSubjectNow(deps: ErasureDeps, req: ErasureRequest): Promise<
   const x = req.userId;
   // Rows still queued (audited reads, the writer's batch) would escape the scan.
   await deps.accessLog?.flush();
-  await writer.flush();
+  await writer.barrier();
   const policies = await streamPolicies(store);
   const fallback = policyOf(streamParams(keys.mac.id, deps.currentPii.detailKeys, deps.currentPii.resourceTypes));
 

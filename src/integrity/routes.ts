@@ -107,6 +107,7 @@ export function integrityRoutes() {
       }
       integrity.verifying = true;
       try {
+        await c.var.services.writer.barrier(); // what this instance acknowledged is verified too
         const report = await verifyChains(store, integrity.keys, { tenant, since, signal: c.req.raw.signal });
         c.var.log.info({ ok: report.ok, rows: report.rows, breaks: report.breaks.length, ms: report.duration_ms }, 'integrity verified');
         return c.json(report, 200);

@@ -8,10 +8,10 @@ import type { AppEnv } from '../env.ts';
 import { problemResponses } from '../openapi.ts';
 import { isRetryable } from '../store/errors.ts';
 import { ApiError } from '../errors.ts';
-import { streamEvents } from '../store/activities.ts';
 import { requestOrigin } from './access-log.ts';
 import { CONTENT_TYPES, csvHeader, csvLines, ndjsonLines } from './export-format.ts';
 import { FilterQuery, toFilters } from './params.ts';
+import { readStream } from './pending-reads.ts';
 
 export const MAX_EXPORT_LIMIT = 100_000_000;
 
@@ -61,7 +61,7 @@ export function exportRoutes() {
     if (c.req.method === 'HEAD') return c.body(null, 200, headers);
 
     const abort = new AbortController();
-    const batches = streamEvents(store, tenant, toFilters(q), { limit: q.limit, signal: abort.signal });
+    const batches = readStream(store, c.var.services.writer, tenant, toFilters(q), { limit: q.limit, signal: abort.signal });
     let rows = 0;
     let finished = false;
     const finish = (completed: boolean) => {

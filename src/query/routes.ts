@@ -6,8 +6,8 @@ import type { AppEnv } from '../env.ts';
 import { notFound } from '../errors.ts';
 import { AuditEvent } from '../ingest/event.ts';
 import { problemResponses } from '../openapi.ts';
-import { getEvent, listEvents } from '../store/activities.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import { readOne, readPage } from './pending-reads.ts';
 import { ListQuery, RecentQuery, toFilters } from './params.ts';
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -70,7 +70,8 @@ export function queryRoutes() {
       const q = c.req.valid('query');
       const tenant = readTenant(c, q.tenant_id);
       const cursor = q.cursor ? decodeCursor(q.cursor) : undefined;
-      const data = await listEvents(c.var.services.store, tenant, toFilters(q), q.limit, cursor);
+      const { store, writer } = c.var.services;
+      const data = await readPage(store, writer, tenant, toFilters(q), q.limit, cursor);
       const last = data.at(-1);
       const next_cursor = data.length === q.limit && last ? encodeCursor({ ts: Date.parse(last.timestamp), id: last.id }) : null;
       c.set('accessRows', data.length);
@@ -80,7 +81,8 @@ export function queryRoutes() {
       const q = c.req.valid('query');
       const tenant = readTenant(c, q.tenant_id);
       const since = Date.now() - q.days * 86_400_000;
-      const data = await listEvents(c.var.services.store, tenant, { user_id: q.user_id, since }, q.limit);
+      const { store, writer } = c.var.services;
+      const data = await readPage(store, writer, tenant, { user_id: q.user_id, since }, q.limit);
       c.set('accessRows', data.length);
       return c.json(data, 200);
     })
@@ -88,7 +90,7 @@ export function queryRoutes() {
       const { id } = c.req.valid('param');
       const tenant = readTenant(c, c.req.valid('query').tenant_id);
       c.set('accessResource', id.toLowerCase());
-      const event = await getEvent(c.var.services.store, tenant, id.toLowerCase());
+      const event = await readOne(c.var.services.store, c.var.services.writer, tenant, id.toLowerCase());
       c.set('accessRows', event ? 1 : 0);
       if (!event) throw notFound(`No event ${id} in tenant "${tenant}".`);
       return c.json(event, 200);

@@ -99,6 +99,8 @@ export interface RetentionDeps {
   log: Logger;
   /** Hash-chain keys: deletions are recorded as retention cuts first, so verification can tell them from tampering. */
   integrity?: { mac: MacKeys } | undefined;
+  /** Makes what this instance acknowledged stored first, so a run covers every event accepted before it began. */
+  beforeRun?: (() => Promise<void>) | undefined;
 }
 
 
@@ -181,6 +183,7 @@ export class RetentionJob {
       warnings: [],
     };
     try {
+      await this.deps.beforeRun?.();
       if (opts.dryRun) await this.plan(report, cutoffs);
       else if (config.retention.archiveEnabled) await this.archiveAndDelete(report, cutoffs, opts.onStep ?? (() => {}));
       else await this.enforceTtl(report, cutoffs, opts.onStep ?? (() => {}));

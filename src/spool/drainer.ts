@@ -1,14 +1,22 @@
-// Replays the spool into ClickHouse in order, one batch at a time, through the writer's own
-// store path (de-duplication by (tenant, id), then insert), and commits the spool position only
-// once the batch is stored: a crash in between replays the batch, which then stores nothing new.
-// A store that is down is retried with capped exponential backoff. A record the store refuses
-// for good (a non-retryable error, three times, alone, while the record after it goes through)
-// is moved to quarantine/, never dropped; if the store refuses everything, nothing moves.
+// Moves acknowledged events from the write-ahead log into ClickHouse: one insert at a time, in
+// log order, in large batches. A batch goes when `maxRows` events wait, when the oldest has
+// waited `maxWaitMs`, or at once when someone needs it stored (a read barrier, erasure,
+// shutdown). Rows come from memory (src/spool/pending.ts) when the log's unstored tail is there,
+// else from the log on disk (a previous run's backlog, or past the memory bound).
+//
+// The log position is committed only once a batch is stored: a crash in between replays it,
+// and the store's (tenant, id) de-duplication stores it once. A store that fails is retried
+// with capped exponential backoff. A record the store refuses for good (non-retryable, three
+// times, alone, while the record after it goes through) moves to quarantine/, never dropped;
+// if the store refuses everything, nothing moves.
+//
+// Without a log (AUDIT_SPOOL_MAX_BYTES=0) the same loop inserts what callers queued, at once,
+// and answers them: stored, or refused (the caller then answers 503/4xx and nothing is kept).
 import type { EventRow } from '../ingest/event.ts';
-import { loggableError } from '../store/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { isRetryable } from '../store/errors.ts';
+import { isRetryable, loggableError } from '../store/errors.ts';
+import type { PendingEntry, PendingRows, WriteResult } from './pending.ts';
 import type { Spool, SpoolBatch } from './spool.ts';
 
 const MIN_BACKOFF_MS = 50;
@@ -16,31 +24,53 @@ const MAX_BACKOFF_MS = 2_000;
 const REFUSALS_BEFORE_QUARANTINE = 3;
 
 export interface DrainerOptions {
-  /** Events per replayed insert. */
-  maxEvents: number;
-  /** Stores rows exactly as the direct path does (serialized with it). */
-  store: (groups: EventRow[][]) => Promise<unknown>;
+  spool: Spool | undefined;
+  pending: PendingRows;
+  /** Events per insert, at most. */
+  maxRows: number;
+  /** Longest an acknowledged event waits before its insert starts. */
+  maxWaitMs: number;
+  /** THE one write path (de-duplication, hash chains, insert). `fresh`: rows whose ids need no lookup. */
+  store(groups: EventRow[][], fresh: ReadonlySet<EventRow>): Promise<WriteResult[]>;
   /** Resolves once the store is migrated and reachable. */
   ready: Promise<void>;
-  /** Called after every committed batch (the writer decides when degraded mode ends). */
-  onProgress: () => void;
+  /** Called whenever the drain state changes (the writer decides what readiness reports). */
+  onProgress(): void;
   metrics?: Metrics | undefined;
   log?: Logger | undefined;
 }
 
-export class SpoolDrainer {
+interface Waiter {
+  target: number;
+  failOnError: boolean;
+  resolve(stored: boolean): void;
+}
+
+interface Batch {
+  /** Entries from memory (undefined: the batch was read from the log on disk). */
+  entries: PendingEntry[] | undefined;
+  spool: SpoolBatch | undefined;
+  groups: EventRow[][];
+  events: number;
+}
+
+export class Drainer {
   private stopped = false;
   private loop: Promise<void> | undefined;
-  private wakeUp: { done: () => void; idle: boolean } | undefined;
-  private storeReady = false;
-  private progressWaiters: Array<() => void> = [];
-  /** True while the last attempt failed (store down): shutdown stops waiting for the drain then. */
+  private sleeping: { done: () => void; backoff: boolean } | undefined;
+  private waiters: Waiter[] = [];
+  private closing = false;
+  storeReady = false;
+  /** The last store attempt failed with a retryable error (store down): not cleared by a slow success. */
   failing = false;
+  /** Events accepted so far (log: acknowledged; no log: queued), incl. a previous run's backlog. */
+  acknowledged: number;
+  /** Events that left: stored, quarantined, or (no log) refused. Always ≤ acknowledged, in log order. */
+  done = 0;
 
-  constructor(
-    private readonly spool: Spool,
-    private readonly opts: DrainerOptions,
-  ) {}
+  constructor(private readonly opts: DrainerOptions) {
+    this.acknowledged = opts.spool?.pendingEvents ?? 0;
+  }
 
   start(): void {
     this.opts.ready.then(() => {
@@ -50,121 +80,236 @@ export class SpoolDrainer {
     this.loop ??= this.run();
   }
 
+  /** New rows were accepted (`events` of them): wake the loop to reconsider when to insert. */
+  accepted(events: number): void {
+    this.acknowledged += events;
+    this.wake();
+  }
+
+  /** Ends the loop's sleep; a backoff after a failure only when `force` (stop, shutdown, the store became ready). */
+  wake(force = false): void {
+    const s = this.sleeping;
+    if (!s || (s.backoff && !force)) return;
+    s.done();
+  }
+
+  /** Events on the log's disk only (not in memory): a backlog to replay from the files. */
+  get diskBacklog(): number {
+    return Math.max(0, (this.opts.spool?.pendingEvents ?? 0) - this.opts.pending.events);
+  }
+
   /**
-   * New records were appended (wakes an idle drainer), or, with `retryNow`, also cut a
-   * backoff short (shutdown wants to know at once whether the store answers).
+   * Resolves true once every event accepted before the call is stored (the next insert starts at
+   * once); false after `timeoutMs`, or with `failOnError` as soon as an insert fails.
    */
-  wake(retryNow = false): void {
-    if (this.wakeUp && (this.wakeUp.idle || retryNow || this.stopped)) this.wakeUp.done();
+  settle(opts: { timeoutMs?: number; failOnError?: boolean } = {}): Promise<boolean> {
+    const target = this.acknowledged;
+    if (this.done >= target) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const w: Waiter = {
+        target,
+        failOnError: opts.failOnError ?? false,
+        resolve: (stored) => {
+          if (timer) clearTimeout(timer);
+          this.waiters = this.waiters.filter((x) => x !== w);
+          resolve(stored);
+        },
+      };
+      if (opts.timeoutMs !== undefined) timer = setTimeout(() => w.resolve(false), opts.timeoutMs);
+      this.waiters.push(w);
+      this.wake();
+    });
+  }
+
+  /** Shutdown: insert whatever waits, no more batching delay. */
+  hurry(): void {
+    this.closing = true;
+    this.wake(true);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake();
+    this.wake(true);
     await this.loop;
+    for (const w of [...this.waiters]) w.resolve(false);
   }
 
-  /** Waits until the spool is empty (true), or the store fails or the deadline passes (false). */
-  async drainUntil(deadline: number): Promise<boolean> {
-    this.failing = false;
-    this.wake(true);
-    while (this.spool.pendingEvents > 0) {
-      if (this.failing || this.stopped || !this.storeReady || Date.now() >= deadline) return false;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(1, Math.min(100, deadline - Date.now())));
-        this.progressWaiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    return true;
+  private due(): { now: boolean; inMs: number } {
+    const p = this.opts.pending;
+    const oldest = p.oldestAt();
+    if (oldest === undefined) return { now: false, inMs: Number.POSITIVE_INFINITY };
+    if (this.closing || p.events >= this.opts.maxRows || this.waiters.length > 0) return { now: true, inMs: 0 };
+    const inMs = oldest + this.opts.maxWaitMs - Date.now();
+    return { now: inMs <= 0, inMs };
   }
 
   private async run(): Promise<void> {
-    while (!this.storeReady && !this.stopped) await this.sleep(Number.POSITIVE_INFINITY, false);
     let backoff = MIN_BACKOFF_MS;
     let refusals = 0;
     let failingSince = 0;
     while (!this.stopped) {
+      if (!this.storeReady) {
+        await this.sleep(Number.POSITIVE_INFINITY);
+        continue;
+      }
+      let batch: Batch | undefined;
       try {
-        // After a refusal, replay records one at a time to find the one the store will not take.
-        const batch = this.spool.pendingEvents > 0 ? await this.spool.read(this.opts.maxEvents, refusals > 0 ? 1 : undefined) : undefined;
-        if (!batch) {
-          await this.sleep(Number.POSITIVE_INFINITY, true);
-          continue;
-        }
-        try {
-          if (batch.groups.length > 0) await this.opts.store(batch.groups);
-        } catch (err) {
-          if (isRetryable(err)) refusals = 0;
-          else if (++refusals >= REFUSALS_BEFORE_QUARANTINE && batch.groups.length <= 1 && (await this.nextOneGoesThrough(batch))) {
-            const file = await this.spool.quarantine(batch);
-            this.opts.log?.error({ err: loggableError(err), events: batch.events, file }, 'spool: the store refuses this record for good; moved it to quarantine (not dropped)');
-            refusals = 0;
-            this.progress();
-            continue;
-          }
-          throw err;
-        }
-        await this.spool.commit(batch);
-        this.opts.metrics?.spoolDrained.inc(batch.events);
-        if (this.failing) this.opts.log?.info({ pausedMs: Date.now() - failingSince }, 'spool drain resumed: the store answers again');
+        batch = await this.nextBatch(refusals > 0 ? 1 : Number.POSITIVE_INFINITY);
+        if (!batch) continue;
+        await this.storeBatch(batch);
+        if (this.failing) this.opts.log?.info({ pausedMs: Date.now() - failingSince }, 'ingest recovered: the store takes writes again');
         this.failing = false;
         backoff = MIN_BACKOFF_MS;
         refusals = 0;
         this.progress();
       } catch (err) {
+        if (batch?.entries && !this.opts.spool) {
+          await this.refuseUnlogged(batch.entries, err);
+          continue;
+        }
+        if (batch && !isRetryable(err)) {
+          refusals++;
+          if (refusals >= REFUSALS_BEFORE_QUARANTINE && batch.groups.length === 1 && (await this.nextOneGoesThrough(batch))) {
+            await this.quarantine(batch, err);
+            refusals = 0;
+            this.progress();
+            continue;
+          }
+        } else {
+          refusals = 0;
+        }
         if (!this.failing) {
           failingSince = Date.now();
-          this.opts.log?.warn({ err: loggableError(err), pending: this.spool.pendingEvents }, 'spool drain paused: the store (or the spool) fails; retrying with backoff');
+          this.opts.log?.warn({ err: loggableError(err), pending: this.opts.spool?.pendingEvents ?? 0 },
+            'ingest degraded: the store does not take writes; acknowledged events wait in the log, retrying with backoff');
         }
         this.failing = true;
+        // A refusal being narrowed down to its culprit is not a store failure; a down store is.
+        if (!batch || isRetryable(err)) for (const w of [...this.waiters]) if (w.failOnError) w.resolve(false);
         this.progress();
-        await this.sleep(backoff, false);
+        await this.sleep(backoff, true);
         backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
       }
     }
   }
 
+  /** The next batch to insert, or undefined after waiting (for rows, or for them to be due). */
+  private async nextBatch(maxEntries: number): Promise<Batch | undefined> {
+    const spool = this.opts.spool;
+    if (spool && this.diskBacklog > 0) {
+      const read = await spool.read(this.opts.maxRows, maxEntries);
+      if (read) return { entries: undefined, spool: read, groups: read.groups, events: read.events };
+    }
+    const due = this.due();
+    if (!due.now) {
+      await this.sleep(due.inMs);
+      return undefined;
+    }
+    const entries = this.opts.pending.peek(this.opts.maxRows, maxEntries);
+    const groups = entries.map((e) => e.rows);
+    const events = groups.reduce((n, g) => n + g.length, 0);
+    const end = entries.at(-1)?.end;
+    return { entries, groups, events, spool: spool && end ? { groups, events, end } : undefined };
+  }
+
+  private async storeBatch(batch: Batch): Promise<void> {
+    const fresh = new Set<EventRow>();
+    for (const e of batch.entries ?? []) {
+      if (e.attempted || !e.minted) continue;
+      e.rows.forEach((r, i) => e.minted![i] && fresh.add(r));
+    }
+    let results: WriteResult[];
+    try {
+      results = await this.opts.store(batch.groups, fresh);
+    } catch (err) {
+      for (const e of batch.entries ?? []) e.attempted = true;
+      throw err;
+    }
+    await this.finish(batch);
+    if (batch.entries) batch.entries.forEach((e, i) => e.waiter?.resolve(results[i]!));
+    if (this.opts.spool) this.opts.metrics?.spoolDrained.inc(batch.events);
+  }
+
+  /** Commits a stored (or quarantined) batch: the log position, memory, and who waits for it. */
+  private async finish(batch: Batch, committed = false): Promise<void> {
+    const pending = this.opts.pending;
+    if (batch.spool && !committed) await this.opts.spool!.commit(batch.spool);
+    if (batch.entries) pending.shift(batch.entries.length);
+    else if (batch.spool) pending.shiftThrough(batch.spool.end);
+    this.done += batch.events;
+    for (const w of [...this.waiters]) if (this.done >= w.target) w.resolve(true);
+  }
+
+  /** Without a log nothing was acknowledged: a failed insert is answered to its callers and dropped. */
+  private async refuseUnlogged(entries: PendingEntry[], err: unknown): Promise<void> {
+    if (entries.length > 1 && !isRetryable(err)) {
+      // One request's rows can poison a batch of many requests (and tenants): store each on its own.
+      this.opts.log?.warn({ err: loggableError(err), requests: entries.length }, 'batch insert refused: retrying request by request');
+      for (const e of entries) {
+        try {
+          await this.storeBatch({ entries: [e], spool: undefined, groups: [e.rows], events: e.rows.length });
+        } catch (one) {
+          await this.refuseUnlogged([e], one);
+        }
+      }
+      return;
+    }
+    if (isRetryable(err)) this.failing = true;
+    this.opts.log?.warn({ err: loggableError(err), rows: entries.reduce((n, e) => n + e.rows.length, 0) }, 'batch insert failed');
+    await this.finish({ entries, spool: undefined, groups: [], events: entries.reduce((n, e) => n + e.rows.length, 0) });
+    for (const e of entries) e.waiter?.reject(err);
+    this.progress();
+  }
+
   /**
    * Whether the store takes the record after `batch`: only then is `batch` itself the problem
    * (poison) rather than the store (a missing migration refuses everything: keep it all, retry).
-   * Storing that next record early is harmless: it is de-duplicated when its turn comes.
+   * Storing that next record early is harmless: its turn comes later and finds it stored.
    */
-  private async nextOneGoesThrough(batch: SpoolBatch): Promise<boolean> {
-    const next = await this.spool.read(this.opts.maxEvents, 1, batch.end);
-    if (!next || next.groups.length === 0) return false;
+  private async nextOneGoesThrough(batch: Batch): Promise<boolean> {
+    let groups: EventRow[][] | undefined;
+    if (batch.entries) {
+      const next = this.opts.pending.at(batch.entries.length);
+      if (next) {
+        next.attempted = true; // stored early: its own turn must look its ids up
+        groups = [next.rows];
+      }
+    } else {
+      const next = await this.opts.spool!.read(this.opts.maxRows, 1, batch.spool!.end);
+      groups = next?.groups;
+    }
+    if (!groups || groups.length === 0) return false;
     try {
-      await this.opts.store(next.groups);
+      await this.opts.store(groups, new Set());
       return true;
     } catch {
       return false;
     }
   }
 
-  private progress(): void {
-    this.opts.onProgress();
-    const waiters = this.progressWaiters;
-    this.progressWaiters = [];
-    for (const w of waiters) w();
+  private async quarantine(batch: Batch, err: unknown): Promise<void> {
+    const spool = this.opts.spool!;
+    const file = await spool.quarantine(batch.spool!);
+    this.opts.log?.error({ err: loggableError(err), events: batch.events, file }, 'the store refuses this record for good; moved it to quarantine (not dropped)');
+    await this.finish(batch, true);
   }
 
-  /** Sleeps `ms`, or until stop(); an `idle` sleep also ends on the next append. */
-  private sleep(ms: number, idle: boolean): Promise<void> {
+  private progress(): void {
+    this.opts.onProgress();
+  }
+
+  /** Sleeps `ms` or until woken (new rows, a barrier, stop); a backoff is cut short only by wake(true). */
+  private sleep(ms: number, backoff = false): Promise<void> {
     if (this.stopped) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = Number.isFinite(ms) ? setTimeout(() => done(), ms) : undefined;
-      const waker = {
-        idle,
-        done: () => {
-          if (timer) clearTimeout(timer);
-          if (this.wakeUp === waker) this.wakeUp = undefined;
-          resolve();
-        },
+      const timer = Number.isFinite(ms) ? setTimeout(() => done(), Math.max(1, ms)) : undefined;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        if (this.sleeping?.done === done) this.sleeping = undefined;
+        resolve();
       };
-      const done = waker.done;
-      this.wakeUp = waker;
+      this.sleeping = { done, backoff };
     });
   }
 }

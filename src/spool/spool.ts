@@ -126,6 +126,14 @@ export class Spool {
    * then none of them count as spooled.
    */
   async append(groups: readonly EventRow[][]): Promise<number> {
+    return (await this.appendFrames(groups)).length;
+  }
+
+  /**
+   * append(), returning where each accepted request's frame ends in the log (what a commit up to
+   * that request passes to commit()), so the writer can drain from its in-memory copy.
+   */
+  async appendFrames(groups: readonly EventRow[][]): Promise<Position[]> {
     if (this.closed) throw new SpoolUnavailableError('the spool is closed');
     if (this.appending) throw new Error('spool appends must be serialized');
     const frames: Buffer[] = [];
@@ -145,7 +153,7 @@ export class Spool {
       events += rows.length;
     }
     if (frames.length < groups.length && this.totalBytes + bytes > 0) this.refusedForRoom = true;
-    if (frames.length === 0) return 0;
+    if (frames.length === 0) return [];
 
     this.appending = true;
     let active: { segment: Segment; fh: FileHandle } | undefined;
@@ -169,13 +177,16 @@ export class Spool {
       this.appending = false;
     }
     this.lastAppendError = undefined;
+    const ends: Position[] = [];
+    let end = active.segment.size;
+    for (const f of frames) ends.push({ seq: active.segment.seq, offset: (end += f.length) });
     active.segment.size += bytes;
     this.totalBytes += bytes;
     this.pending += events;
     this.opts.metrics?.spoolAppended.inc(events);
     this.publish();
     if (active.segment.size >= this.segmentBytes) await this.seal(active, false);
-    return frames.length;
+    return ends;
   }
 
   /**

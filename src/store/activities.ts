@@ -57,6 +57,27 @@ export function toAuditEvent(r: EventRecord): AuditEvent {
   };
 }
 
+/** An acknowledged row as the API returns it (the same conversion as a stored one). */
+export function eventFromRow(r: EventRow): AuditEvent {
+  return toAuditEvent({
+    event_id: r.id, ts_ms: r.timestamp, received_ms: r.received_at, activity_type: r.activity_type, severity: r.severity,
+    action: r.action, description: r.description, outcome: r.outcome, user_id: r.user_id, tenant_id: r.tenant_id,
+    resource_type: r.resource_type, resource_id: r.resource_id, ip_address: r.ip_address, user_agent: r.user_agent,
+    request_id: r.request_id, details: r.details,
+  });
+}
+
+/** Which of these ids a tenant has stored. */
+export async function storedIds(store: Store, tenant: string, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const found = await store.query<{ event_id: string }>(
+    `SELECT toString(id) AS event_id FROM ${store.table(TABLE)} WHERE tenant_id = {tenant:String} AND id IN {ids:Array(UUID)}`,
+    { tenant, ids: [...new Set(ids)] },
+    'get',
+  );
+  return new Set(found.map((r) => r.event_id));
+}
+
 /**
  * Which (tenant, id) pairs are already stored. Looked up by id alone, the pairs matched here: the
  * idx_id_time minmax index (migration 0060) narrows UUIDv7 ids to a granule or two without any
