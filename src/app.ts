@@ -10,6 +10,8 @@ import { archiveRoutes } from './archive/routes.ts';
 import type { AppEnv, Services } from './env.ts';
 import { ApiError, badRequest, handleError, notFound } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
+import { accessLoggerOf, lazyChild } from './logger.ts';
+import { scrubLogString } from './log-redact.ts';
 import { ingestRoutes } from './ingest/routes.ts';
 import { integrityRoutes } from './integrity/routes.ts';
 import { queryRoutes } from './query/routes.ts';
@@ -28,11 +30,12 @@ export function createApp(services: Services) {
     },
   });
 
+  const access = accessLoggerOf(services.log);
   app.use(requestId());
   app.use(async (c, next) => {
     const start = performance.now();
     c.set('services', services);
-    c.set('log', services.log.child({ request_id: c.var.requestId }));
+    c.set('log', lazyChild(services.log, { request_id: c.get('requestId') }));
     await next();
     const route = routeLabel(c);
     const seconds = (performance.now() - start) / 1000;
@@ -40,8 +43,16 @@ export function createApp(services: Services) {
     services.metrics.httpRequests.inc({ route, method: c.req.method, status: `${Math.floor(status / 100)}xx` });
     services.metrics.httpDuration.observe({ route, method: c.req.method }, seconds);
     const line = { method: c.req.method, route, path: c.req.path, status, ms: Math.round(seconds * 1000) };
-    if (status >= 500) c.var.log.error(line, 'request');
-    else c.var.log.info(line, 'request');
+    // One line per request, through the root logger (no child per request).
+    const principal = c.get('principal');
+    const fields = {
+      request_id: scrubLogString(c.get('requestId')),
+      ...(principal ? { tenant: principal.tenantId, sub: scrubLogString(principal.sub) } : {}),
+      ...line,
+      path: scrubLogString(line.path),
+    };
+    if (status >= 500) access.error(fields, 'request');
+    else access.info(fields, 'request');
   });
   app.onError(handleError);
   app.notFound((c) => {

@@ -39,6 +39,35 @@ export interface LoggerOptions {
   destination?: DestinationStream | NodeJS.WritableStream;
 }
 
+/**
+ * A child logger made only when first used: most requests never log through their own, and a
+ * pino child (bindings serialised and scrubbed) per request was 5% of the CPU of single posts.
+ */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  let real: Logger | undefined;
+  const noop = () => {};
+  return new Proxy({} as Logger, {
+    get(_target, prop) {
+      // A disabled level (debug at INFO) logs nothing: no child needed for it.
+      if (typeof prop === 'string' && prop in parent.levels.values && !parent.isLevelEnabled(prop)) return noop;
+      real ??= parent.child(bindings);
+      const v = (real as unknown as Record<PropertyKey, unknown>)[prop];
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(real) : v;
+    },
+  });
+}
+
+const accessLoggers = new WeakMap<Logger, Logger>();
+
+/**
+ * The logger of the one line per request: same level, destination and format, but without the
+ * path redaction and value scrubbing hooks (7% of the CPU of single posts), because that line
+ * carries only fields the app sets, and scrubs its free-form strings itself (app.ts).
+ */
+export function accessLoggerOf(log: Logger): Logger {
+  return accessLoggers.get(log) ?? log;
+}
+
 export function createLogger(opts: LoggerOptions): Logger {
   const options = {
     level: opts.level,
@@ -56,5 +85,8 @@ export function createLogger(opts: LoggerOptions): Logger {
     const destination = opts.destination ?? 1;
     return scrubChildBindings(pino(options, pinoPretty({ colorize, destination, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', sync: true })));
   }
-  return scrubChildBindings(opts.destination ? pino(options, opts.destination as DestinationStream) : pino(options));
+  const destination = (opts.destination ?? pino.destination({ dest: 1, sync: true })) as DestinationStream;
+  const log = scrubChildBindings(pino(options, destination));
+  accessLoggers.set(log, pino({ level: opts.level, base: options.base, timestamp: options.timestamp, formatters: { level: options.formatters.level } }, destination));
+  return log;
 }

@@ -36,7 +36,7 @@ export function analyticsRoutes() {
     const q = c.req.valid('query');
     const tenant = readTenant(c, q.tenant_id);
     // The views are fed by inserts: first store what this instance acknowledged (read-your-writes).
-    await c.var.services.writer.barrier(5_000);
-    return c.json(await summarize(c.var.services.store, { tenant, days: q.days, top: q.top }), 200);
+    await c.get('services').writer.barrier(5_000);
+    return c.json(await summarize(c.get('services').store, { tenant, days: q.days, top: q.top }), 200);
   });
 }

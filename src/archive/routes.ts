@@ -55,7 +55,7 @@ const listRoute = createRoute({
 export function archiveRoutes() {
   return new OpenAPIHono<AppEnv>().openapi(listRoute, async (c) => {
     const q = c.req.valid('query');
-    const data = await listArchives(c.var.services.store, { limit: q.limit, afterSeq: q.cursor ? Number(q.cursor) : undefined });
+    const data = await listArchives(c.get('services').store, { limit: q.limit, afterSeq: q.cursor ? Number(q.cursor) : undefined });
     const last = data.at(-1);
     return c.json({ data, next_cursor: data.length === q.limit && last ? String(last.seq) : null }, 200);
   });

@@ -1,6 +1,7 @@
 // Bearer-token authentication and scope checks for /api routes.
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env.ts';
+import { lazyChild } from '../logger.ts';
 import { ApiError, forbidden, unauthorized } from '../errors.ts';
 import { hasScope, type Principal, type Scope } from './principal.ts';
 
@@ -9,15 +10,15 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!header) throw unauthorized('This endpoint needs a bearer token: Authorization: Bearer <JWT>.');
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw unauthorized('The Authorization header must be "Bearer <JWT>".');
-  const principal = await c.var.services.verifier.verify(match[1]!);
+  const principal = await c.get('services').verifier.verify(match[1]!);
   c.set('principal', principal);
-  c.set('log', c.var.log.child({ tenant: principal.tenantId, sub: principal.sub }));
+  c.set('log', lazyChild(c.get('services').log, { request_id: c.get('requestId'), tenant: principal.tenantId, sub: principal.sub }));
   await next();
 };
 
 export const requireScope = (scope: Scope): MiddlewareHandler<AppEnv> => async (c, next) => {
-  if (!hasScope(c.var.principal, scope)) {
-    throw forbidden('missing-scope', `This endpoint needs the "${scope}" scope; the token has "${[...c.var.principal.scopes].join(' ') || 'none'}".`);
+  if (!hasScope(c.get('principal'), scope)) {
+    throw forbidden('missing-scope', `This endpoint needs the "${scope}" scope; the token has "${[...c.get('principal').scopes].join(' ') || 'none'}".`);
   }
   await next();
 };
@@ -27,7 +28,7 @@ export const requireScope = (scope: Scope): MiddlewareHandler<AppEnv> => async (
  * explicitly with `tenant_id`. A non-admin naming any other tenant is refused, not ignored.
  */
 export function readTenant(c: Context<AppEnv>, requested: string | undefined): string {
-  const p: Principal = c.var.principal;
+  const p: Principal = c.get('principal');
   if (requested === undefined || requested === p.tenantId) {
     c.set('accessTenant', p.tenantId);
     return p.tenantId;

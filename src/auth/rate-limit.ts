@@ -27,7 +27,7 @@ export function readRateLimit(perMinute: number): ReadRateLimit {
     store,
     // Runs after `authenticate`, so the principal is verified; only reads are limited here.
     skip: (c) => c.req.method !== 'GET' && c.req.method !== 'HEAD',
-    keyGenerator: (c) => `${c.var.principal.tenantId}\u0000${c.var.principal.sub}`,
+    keyGenerator: (c) => `${c.get('principal').tenantId}\u0000${c.get('principal').sub}`,
     handler: (c) => {
       const info = c.get('rateLimit' as never) as { resetTime?: Date } | undefined;
       const seconds = info?.resetTime ? Math.max(1, Math.ceil((info.resetTime.getTime() - Date.now()) / 1000)) : WINDOW_MS / 1000;

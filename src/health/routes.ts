@@ -25,7 +25,7 @@ export function healthRoutes() {
         },
       }),
       async (c) => {
-        const { store, writer } = c.var.services;
+        const { store, writer } = c.get('services');
         const w = writer.status();
         if (w.closed) throw new ApiError(503, 'shutting-down', 'This instance is shutting down.', { headers: { 'Retry-After': '1' } });
         // Every write goes through the log: a log that cannot take more means no writes at all.
@@ -47,7 +47,7 @@ export function healthRoutes() {
         responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
       }),
       async (c) => {
-        const { registry } = c.var.services.metrics;
+        const { registry } = c.get('services').metrics;
         return c.text(await registry.metrics(), 200, { 'Content-Type': registry.contentType });
       },
     );

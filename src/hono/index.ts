@@ -1,5 +1,5 @@
 // `audithouse/hono`: audit middleware for Hono services. It knows who is calling (the JWT payload
-// the host app already verified, or a resolver), gives handlers `c.var.audit.log(...)` with that
+// the host app already verified, or a resolver), gives handlers `c.get('audit').log(...)` with that
 // context filled in, and records an `api.request` activity per chosen request: method, route,
 // status and duration, failing handlers included.
 import type { Context, MiddlewareHandler } from 'hono';
@@ -16,7 +16,7 @@ export interface RequestIdentity {
   tenant_id?: string | undefined;
 }
 
-/** What handlers get as `c.var.audit`. */
+/** What handlers get as `c.get('audit')`. */
 export interface RequestAudit {
   /**
    * Logs an event for this request: user, tenant, client IP, user agent and request id are
@@ -42,7 +42,7 @@ export interface AuditMiddlewareOptions {
   claims?: { user?: string; tenant?: string };
   /**
    * Which requests become `api.request` activities: true (all that pass the middleware, the
-   * default), false (none; handlers still get c.var.audit), route patterns or paths
+   * default), false (none; handlers still get c.get('audit')), route patterns or paths
    * ('/files/:id', '/admin/*'), or a predicate called after the handler ran.
    */
   requests?: boolean | string[] | ((c: Context) => boolean);
@@ -63,7 +63,7 @@ export interface AuditMiddlewareOptions {
  * @example
  * const app = new Hono<{ Variables: AuditVariables }>();
  * app.use('/api/*', jwt({ secret, alg: 'HS256' }), audit({ client }));
- * app.post('/api/files', (c) => { c.var.audit.log({ activity_type: 'file.uploaded', action: 'file_upload' }); ... });
+ * app.post('/api/files', (c) => { c.get('audit').log({ activity_type: 'file.uploaded', action: 'file_upload' }); ... });
  */
 export function audit(options: AuditMiddlewareOptions): MiddlewareHandler<{ Variables: AuditVariables }> {
   const { client } = options;

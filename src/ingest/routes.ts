@@ -22,7 +22,7 @@ export const IngestAccepted = z
 
 /** The client address (X-Forwarded-For only with AUDIT_TRUST_PROXY). */
 export function clientIp(c: Context<AppEnv>): string {
-  if (c.var.services.config.ingest.trustProxy) {
+  if (c.get('services').config.ingest.trustProxy) {
     const fwd = c.req.header('X-Forwarded-For')?.split(',')[0]?.trim();
     if (fwd) return fwd.slice(0, 64);
   }
@@ -86,7 +86,7 @@ export function ingestRoutes() {
   });
 
   app.post('/api/v1/audit/activities', requireScope('audit:write'), async (c) => {
-    const { writer, redactor, metrics } = c.var.services;
+    const { writer, redactor, metrics } = c.get('services');
     let format;
     let raw;
     try {
@@ -100,10 +100,10 @@ export function ingestRoutes() {
     let normalized;
     try {
       normalized = normalizeEvents(raw, {
-        principal: c.var.principal,
+        principal: c.get('principal'),
         ip: clientIp(c),
         userAgent: (c.req.header('User-Agent') ?? '').slice(0, 1024),
-        requestId: c.var.requestId,
+        requestId: c.get('requestId'),
         now: Date.now(),
       }, redactor);
     } catch (err) {
@@ -119,7 +119,7 @@ export function ingestRoutes() {
       metrics.ingestRejected.inc({ reason: refusal?.code ?? 'store-error' });
       throw refusal ?? err;
     }
-    c.var.log.debug({ events: rows.length }, 'events stored');
+    c.get('log').debug({ events: rows.length }, 'events stored');
     return c.json({ accepted: rows.length, ids: rows.map((r) => r.id) }, 202);
   });
 

@@ -101,15 +101,15 @@ export function integrityRoutes() {
         since = parseSince(q.since);
         if (since === undefined) throw badRequest('invalid-parameters', 'since: must be an ISO-8601 date or date-time, or a duration such as 90m, 24h or 7d', [{ field: 'since', message: 'not a date or duration' }]);
       }
-      const { integrity, store } = c.var.services;
+      const { integrity, store } = c.get('services');
       if (integrity.verifying) {
         throw new ApiError(429, 'verification-running', 'A verification is already running in this instance; retry when it has finished.', { headers: { 'Retry-After': '10' } });
       }
       integrity.verifying = true;
       try {
-        await c.var.services.writer.barrier(); // what this instance acknowledged is verified too
+        await c.get('services').writer.barrier(); // what this instance acknowledged is verified too
         const report = await verifyChains(store, integrity.keys, { tenant, since, signal: c.req.raw.signal });
-        c.var.log.info({ ok: report.ok, rows: report.rows, breaks: report.breaks.length, ms: report.duration_ms }, 'integrity verified');
+        c.get('log').info({ ok: report.ok, rows: report.rows, breaks: report.breaks.length, ms: report.duration_ms }, 'integrity verified');
         return c.json(report, 200);
       } finally {
         integrity.verifying = false;
@@ -118,7 +118,7 @@ export function integrityRoutes() {
     .openapi(erasureRoute, async (c) => {
       const body = c.req.valid('json');
       const tenant = readTenant(c, body.tenant_id);
-      const { store, writer, integrity, config, accessLog, retention, log } = c.var.services;
+      const { store, writer, integrity, config, accessLog, retention, log } = c.get('services');
       if (config.clickhouse.cluster) {
         // The mutation and its lookup table would have to run on every replica's local table.
         throw new ApiError(501, 'not-implemented', 'Erasure is not implemented for a ClickHouse cluster (CLICKHOUSE_CLUSTER) yet; nothing was changed.');
@@ -126,11 +126,11 @@ export function integrityRoutes() {
       const root = config.retention.archiveLocation;
       const archives = config.retention.archiveEnabled || fs.existsSync(root) ? { root, retention, store, log } : undefined;
       const result = await eraseSubject(
-        { store, writer, keys: integrity.keys, currentPii: { detailKeys: config.integrity.piiDetailKeys, resourceTypes: config.integrity.piiResourceTypes }, accessLog, archives, log: c.var.log ?? log },
+        { store, writer, keys: integrity.keys, currentPii: { detailKeys: config.integrity.piiDetailKeys, resourceTypes: config.integrity.piiResourceTypes }, accessLog, archives, log: c.get('log') ?? log },
         {
           tenant,
           userId: body.user_id,
-          actor: { sub: c.var.principal.sub, ip: clientIp(c), userAgent: (c.req.header('User-Agent') ?? '').slice(0, 1024), requestId: c.var.requestId },
+          actor: { sub: c.get('principal').sub, ip: clientIp(c), userAgent: (c.req.header('User-Agent') ?? '').slice(0, 1024), requestId: c.get('requestId') },
         },
       );
       return c.json(result, 200);

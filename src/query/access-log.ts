@@ -207,7 +207,7 @@ export function requestOrigin(c: Parameters<MiddlewareHandler<AppEnv>>[0]): { ip
   return {
     ip: clientIp(c),
     userAgent: (c.req.header('User-Agent') ?? '').slice(0, 1024),
-    requestId: c.var.requestId,
+    requestId: c.get('requestId'),
   };
 }
 
@@ -220,7 +220,7 @@ export function requestOrigin(c: Parameters<MiddlewareHandler<AppEnv>>[0]): { ip
 export const auditReads: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
   if (c.req.method !== 'GET') return;
-  const { accessLog } = c.var.services;
+  const { accessLog } = c.get('services');
   const principal = c.get('principal');
   if (!accessLog?.enabled || !principal || c.get('accessAudited')) return;
   const status = c.res.status;

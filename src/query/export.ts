@@ -46,8 +46,8 @@ export function exportRoutes() {
   return new OpenAPIHono<AppEnv>().openapi(exportRoute, async (c) => {
     const q = c.req.valid('query');
     const tenant = readTenant(c, q.tenant_id);
-    const { store, accessLog, log } = c.var.services;
-    const principal = c.var.principal;
+    const { store, accessLog, log } = c.get('services');
+    const principal = c.get('principal');
     const filters = c.req.query();
     const origin = requestOrigin(c);
     const startedAt = Date.now();
@@ -61,7 +61,7 @@ export function exportRoutes() {
     if (c.req.method === 'HEAD') return c.body(null, 200, headers);
 
     const abort = new AbortController();
-    const batches = readStream(store, c.var.services.writer, tenant, toFilters(q), { limit: q.limit, signal: abort.signal });
+    const batches = readStream(store, c.get('services').writer, tenant, toFilters(q), { limit: q.limit, signal: abort.signal });
     let rows = 0;
     let finished = false;
     const finish = (completed: boolean) => {

@@ -70,7 +70,7 @@ export function queryRoutes() {
       const q = c.req.valid('query');
       const tenant = readTenant(c, q.tenant_id);
       const cursor = q.cursor ? decodeCursor(q.cursor) : undefined;
-      const { store, writer } = c.var.services;
+      const { store, writer } = c.get('services');
       const data = await readPage(store, writer, tenant, toFilters(q), q.limit, cursor);
       const last = data.at(-1);
       const next_cursor = data.length === q.limit && last ? encodeCursor({ ts: Date.parse(last.timestamp), id: last.id }) : null;
@@ -81,7 +81,7 @@ export function queryRoutes() {
       const q = c.req.valid('query');
       const tenant = readTenant(c, q.tenant_id);
       const since = Date.now() - q.days * 86_400_000;
-      const { store, writer } = c.var.services;
+      const { store, writer } = c.get('services');
       const data = await readPage(store, writer, tenant, { user_id: q.user_id, since }, q.limit);
       c.set('accessRows', data.length);
       return c.json(data, 200);
@@ -90,7 +90,7 @@ export function queryRoutes() {
       const { id } = c.req.valid('param');
       const tenant = readTenant(c, c.req.valid('query').tenant_id);
       c.set('accessResource', id.toLowerCase());
-      const event = await readOne(c.var.services.store, c.var.services.writer, tenant, id.toLowerCase());
+      const event = await readOne(c.get('services').store, c.get('services').writer, tenant, id.toLowerCase());
       c.set('accessRows', event ? 1 : 0);
       if (!event) throw notFound(`No event ${id} in tenant "${tenant}".`);
       return c.json(event, 200);

@@ -69,7 +69,7 @@ export function retentionRoutes() {
   return new OpenAPIHono<AppEnv>().openapi(runRoute, async (c) => {
     const { dry_run } = c.req.valid('query');
     try {
-      const report = await c.var.services.retention.run({ dryRun: dry_run });
+      const report = await c.get('services').retention.run({ dryRun: dry_run });
       return c.json(report, 200);
     } catch (err) {
       if (err instanceof RetentionBusyError) {
