@@ -130,9 +130,10 @@ const EDITS: Record<string, string> = {
   details: `if(details = '{}', '{"x":1}', concat('{"injected":true,', substring(details, 2)))`,
   received_at: `received_at + toIntervalMillisecond(1)`,
   timestamp: `timestamp + toIntervalMillisecond(1)`,
-  pii_mac: `concat(substring(pii_mac, 2), substring(pii_mac, 1, 1))`,
+  // Compact rows store pii_mac only once erased and prev_hash never: an edit there sets a value.
+  pii_mac: `if(pii_mac = '', repeat('ab', 32), concat(substring(pii_mac, 2), substring(pii_mac, 1, 1)))`,
   hash: `concat(substring(hash, 2), substring(hash, 1, 1))`,
-  prev_hash: `concat(substring(prev_hash, 2), substring(prev_hash, 1, 1))`,
+  prev_hash: `if(prev_hash = '', repeat('cd', 8), concat(substring(prev_hash, 2), substring(prev_hash, 1, 1)))`,
   erasure: `if(erasure = '', '01a22500-0000-7000-8000-000000000000:${'ab'.repeat(32)}', concat(erasure, 'x'))`,
 };
 

@@ -31,8 +31,8 @@ export async function startOn(database: string, env: Record<string, string> = {}
 }
 
 /** A writer process of its own: its own instance id, stream, chain and checkpointer. */
-export function directWriter(store: Store, keys: IntegrityKeys, instance: string, pii = { detailKeys: ['email', 'user_id'], resourceTypes: ['user'] }) {
-  const chain = new HashChain(store, keys.mac, streamParams(keys.mac.id, pii.detailKeys, pii.resourceTypes), instance);
+export function directWriter(store: Store, keys: IntegrityKeys, instance: string, pii = { detailKeys: ['email', 'user_id'], resourceTypes: ['user'] }, version?: number) {
+  const chain = new HashChain(store, keys.mac, streamParams(keys.mac.id, pii.detailKeys, pii.resourceTypes, version), instance);
   const writer = new BatchWriter(store, { maxRows: 500, lingerMs: 1, chain });
   const checkpointer = new Checkpointer(store, chain, keys.signer!, 0);
   return {

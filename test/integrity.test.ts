@@ -5,7 +5,7 @@ import path from 'node:path';
 import { CompactSign, exportJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/index.ts';
-import { canonicalEvent, maskDetails, sealEvent, streamParams, policyOf, type ChainEvent } from '../src/integrity/canonical.ts';
+import { CANON_VERSION, canonicalEvent, maskDetails, sealEvent, streamParams, policyOf, type ChainEvent } from '../src/integrity/canonical.ts';
 import { CHECKPOINT_TYP } from '../src/integrity/checkpoints.ts';
 import { deleteWithCuts } from '../src/integrity/cuts.ts';
 import { loadIntegrityKeys, macKeys } from '../src/integrity/keys.ts';
@@ -47,25 +47,30 @@ function jcs(v: unknown): string {
 }
 
 describe('hash chains', () => {
-  it('links every stored event: per tenant a gapless seq from 1, each prev_hash the hash before it', async () => {
+  it('links every stored event: per tenant a gapless seq from 1, each a compact 64-bit link, nothing else stored', async () => {
     await post([event({ description: 'a' }), event({ description: 'b' }), event({ description: 'c' })]);
     await post([event({ description: 'd' })], await t.token({ tenant: 'globex' }));
     await post([event({ description: 'e' })]);
     const rows = await chainRows(t.services.store);
     const acme = rows.filter((r) => r.tenant_id === 'acme');
     expect(acme.map((r) => r.seq)).toEqual(acme.map((_, i) => i + 1));
-    for (let i = 1; i < acme.length; i++) expect(acme[i]!.prev_hash).toBe(acme[i - 1]!.hash);
     expect(new Set(acme.map((r) => r.stream)).size).toBe(1);
-    for (const r of rows) expect(r.hash).toMatch(/^[0-9a-f]{64}$/);
+    // The link is the first 8 bytes of the row's HMAC; the previous link and the personal MAC are
+    // not stored (the verifier walks the one, recomputes the other).
+    for (const r of rows) expect(r).toMatchObject({ hash: expect.stringMatching(/^[0-9a-f]{16}$/), prev_hash: '' });
+    const macs = await t.services.store.query<{ n: string }>(`SELECT count() AS n FROM ${table()} WHERE pii_mac != ''`);
+    expect(Number(macs[0]!.n)).toBe(0);
+    expect(new Set(acme.map((r) => r.hash)).size).toBe(acme.length);
     const globex = rows.filter((r) => r.tenant_id === 'globex');
     expect(globex.map((r) => r.seq)).toEqual([1]);
-    expect(globex[0]!.prev_hash).not.toBe(acme[0]!.prev_hash); // each chain has its own genesis
+    expect(globex[0]!.hash).not.toBe(acme[0]!.hash); // each chain has its own genesis
     expect((await verify()).ok).toBe(true);
   });
 
   it('serializes canonically: sorted keys, ms times, personal values only through pii_mac (golden vector)', () => {
     const keys = macKeys(Buffer.alloc(32, 7));
-    const policy = policyOf(streamParams(keys.id, ['email'], ['user']));
+    // Version 1 (streams written before the compact form): still verified, so pinned too.
+    const policy = policyOf(streamParams(keys.id, ['email'], ['user'], CANON_VERSION));
     const e: ChainEvent = {
       id: '0192F0C1-6C2E-7CC0-8A1E-3F5B1D2C4E5F', tenant_id: 'acme', timestamp: 1767225600123, received_at: 1767225600456,
       activity_type: 'user.updated', severity: 'HIGH', action: 'update', outcome: 'success', resource_type: 'user',
@@ -89,6 +94,14 @@ describe('hash chains', () => {
       hash: crypto.createHmac('sha256', keys.chain).update(text).digest('hex'),
     });
     expect(sealed.hash).toBe(GOLDEN_HASH);
+    // The compact form: the same canonical text with v 2 and a 16-hex previous link, cut to 8 bytes.
+    const compact = policyOf(streamParams(keys.id, ['email'], ['user']));
+    const compactLink = { ...link, prev_hash: 'ab'.repeat(8) };
+    const c = sealEvent(keys, compact, e, compactLink);
+    const compactText = canonicalEvent(compact, e, compactLink, c.pii_mac, d.masked);
+    expect(JSON.parse(compactText)).toMatchObject({ v: 2, prev_hash: 'ab'.repeat(8) });
+    expect(c).toEqual({ pii_mac: sealed.pii_mac, hash: crypto.createHmac('sha256', keys.chain).update(compactText).digest('hex').slice(0, 16) });
+    expect(c.hash).toBe(GOLDEN_COMPACT_HASH);
   });
 
   it('GET /api/v1/audit/integrity verifies an untouched tenant and names an edited event precisely', async () => {
@@ -278,6 +291,22 @@ describe('checkpoints', () => {
   });
 });
 
+describe('streams written before the compact form', () => {
+  it('still verify (full 32-byte links, prev_hash and pii_mac stored), and an edit, a swap and an erasure behave as before', async () => {
+    const w = directWriter(t.services.store, t.services.integrity.keys, 'legacy-v1', undefined, CANON_VERSION);
+    for (let i = 0; i < 4; i++) await w.writer.write([row({ tenant_id: 'legacy' }), row({ tenant_id: 'legacy' })]);
+    await w.close();
+    const rows = await chainRows(t.services.store, `tenant_id = 'legacy'`);
+    expect(rows).toHaveLength(8);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.prev_hash).toBe(rows[i - 1]!.hash);
+    for (const r of rows) expect(r.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(await verify({ tenant: 'legacy' })).toMatchObject({ ok: true, rows: 8 });
+    const victim = rows[4]!;
+    await t.services.store.command(`ALTER TABLE ${table()} UPDATE description = 'rewritten' WHERE id = {id:UUID} SETTINGS mutations_sync = 2`, { id: victim.id });
+    expect((await verify({ tenant: 'legacy' })).breaks).toEqual([expect.objectContaining({ kind: 'edited', seq: victim.seq, event_id: victim.id })]);
+  });
+});
+
 describe('retention cuts', () => {
   it('a deletion recorded by the retention job verifies; any other deletion in the middle is reported as deleted', async () => {
     const w = directWriter(t.services.store, t.services.integrity.keys, 'retention');
@@ -353,3 +382,4 @@ describe('verify --since and the CLI', () => {
 });
 
 const GOLDEN_HASH = '4b0a5bb1b5107830101770acf2cce5e66d6403eb89329ab89276b575e29dcddf';
+const GOLDEN_COMPACT_HASH = '95592885a4a5cbfc';

@@ -74,6 +74,7 @@ function planArchived(ctx: ArchiveErasureContext, row: ArchiveRow): RowErasure |
   return planRowErasure(ctx.mac, policy, {
     id: str(row.id), tenant_id: ctx.tenant, user_id: str(row.user_id), ip_address: str(row.ip_address),
     user_agent: str(row.user_agent), resource_type: str(row.resource_type), resource_id: str(row.resource_id), details: str(row.details),
+    pii_mac: str(row.pii_mac),
   }, ctx.subject, ctx.erasureId);
 }
 
@@ -126,6 +127,7 @@ export async function rewriteArchives(deps: ArchiveErasureDeps, ctx: ArchiveEras
         if (plan) {
           Object.assign(row, plan.after);
           if ('erasure' in row) row.erasure = plan.mark; // archives written before chains have no such column
+          if (plan.pii_mac && 'pii_mac' in row) row.pii_mac = plan.pii_mac;
         }
         chunk += JSON.stringify(row) + '\n';
         if (++n % 1000 === 0) {

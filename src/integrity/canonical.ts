@@ -8,7 +8,17 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import type { MacKeys } from './keys.ts';
 
+/** The first canonical form: full 32-byte links, prev_hash and pii_mac stored in every row. */
 export const CANON_VERSION = 1;
+/**
+ * The compact form (issue 14): each link is the first 8 bytes of its HMAC (16 hex chars, in
+ * `hash`); `prev_hash` is not stored (it is the previous row's `hash`, which the verifier walks
+ * anyway) and `pii_mac` only on erased rows (computed from the values before the erasure). New
+ * streams use it; streams written before keep verifying under version 1.
+ */
+export const CANON_COMPACT = 2;
+/** Hex characters of a compact link (64 bits). */
+export const COMPACT_HEX = 16;
 /** What erased personal values are replaced with, in columns and in details. */
 export const ERASED = '[ERASED]';
 
@@ -36,6 +46,8 @@ export interface ChainEvent {
 export interface PiiPolicy {
   detailKeys: ReadonlySet<string>;
   resourceTypes: ReadonlySet<string>;
+  /** The stream's canonical form (CANON_VERSION or CANON_COMPACT). */
+  version: number;
 }
 
 /** The parameters recorded per stream and bound into each of its chains' genesis. */
@@ -49,9 +61,9 @@ export interface StreamParams {
 /** "E-Mail", "e_mail" and "email" are the same key, as in redaction. */
 export const normalizeKey = (k: string) => k.toLowerCase().replace(/[^a-z0-9]/g, '');
 
-export function streamParams(keyId: string, detailKeys: readonly string[], resourceTypes: readonly string[]): StreamParams {
+export function streamParams(keyId: string, detailKeys: readonly string[], resourceTypes: readonly string[], v = CANON_COMPACT): StreamParams {
   return {
-    v: CANON_VERSION,
+    v,
     key_id: keyId,
     pii_detail_keys: [...new Set(detailKeys.map(normalizeKey).filter(Boolean))].sort(),
     pii_resource_types: [...new Set(resourceTypes)].sort(),
@@ -64,7 +76,7 @@ export function paramsText(p: StreamParams): string {
 }
 
 export function policyOf(p: StreamParams): PiiPolicy {
-  return { detailKeys: new Set(p.pii_detail_keys), resourceTypes: new Set(p.pii_resource_types) };
+  return { detailKeys: new Set(p.pii_detail_keys), resourceTypes: new Set(p.pii_resource_types), version: p.v };
 }
 
 export type PersonalValue = [path: Array<string | number>, value: unknown];
@@ -141,6 +153,11 @@ export function eraseDetails(text: string, policy: PiiPolicy, erase: (value: unk
 }
 
 const hmac = (key: KeyObject, text: string) => crypto.createHmac('sha256', key).update(text).digest('hex');
+/** A chain link of the policy's form: the full HMAC (version 1) or its first 8 bytes (compact). */
+const linkOf = (policy: PiiPolicy, key: KeyObject, text: string) => {
+  const h = hmac(key, text);
+  return policy.version >= CANON_COMPACT ? h.slice(0, COMPACT_HEX) : h;
+};
 
 /** The personal values' MAC text (keys sorted). */
 function personalText(e: ChainEvent, personalResource: boolean, personal: PersonalValue[]): string {
@@ -168,15 +185,15 @@ export interface Sealed {
  * The chain hash and personal MAC of one event at one position. The hash covers every field
  * except the personal ones, which it covers only through pii_mac.
  */
-export function sealEvent(keys: MacKeys, policy: PiiPolicy, e: ChainEvent, link: Link, details?: MaskedDetails): Sealed {
+export function sealEvent(keys: MacKeys, policy: PiiPolicy, e: ChainEvent, chainLink: Link, details?: MaskedDetails): Sealed {
   const d = details ?? maskDetails(e.details, policy);
   const pii_mac = hmac(keys.pii, personalText(e, policy.resourceTypes.has(e.resource_type), d.personal));
-  return { pii_mac, hash: hmac(keys.chain, canonicalEvent(policy, e, link, pii_mac, d.masked)) };
+  return { pii_mac, hash: linkOf(policy, keys.chain, canonicalEvent(policy, e, chainLink, pii_mac, d.masked)) };
 }
 
 /** The chain hash of a stored row, over its stored pii_mac (which personal edits or erasure do not touch). */
 export function chainHash(keys: MacKeys, policy: PiiPolicy, e: ChainEvent, link: Link, pii_mac: string, details: MaskedDetails): string {
-  return hmac(keys.chain, canonicalEvent(policy, e, link, pii_mac, details.masked));
+  return linkOf(policy, keys.chain, canonicalEvent(policy, e, link, pii_mac, details.masked));
 }
 
 /** The canonical text the chain hash is computed over (README: Integrity and erasure). */
@@ -200,7 +217,7 @@ export function canonicalEvent(policy: PiiPolicy, e: ChainEvent, link: Link, pii
     stream: link.stream,
     tenant_id: e.tenant_id,
     timestamp: e.timestamp,
-    v: CANON_VERSION,
+    v: policy.version,
   });
 }
 
@@ -210,8 +227,9 @@ export function personalMac(keys: MacKeys, policy: PiiPolicy, e: ChainEvent, det
 }
 
 /** The value before seq 1 of the chain (tenant, stream): keyed, so nobody else can start a chain. */
-export function genesisHash(keys: MacKeys, tenant: string, stream: string, params: string): string {
-  return hmac(keys.chain, JSON.stringify({ params, stream, tenant_id: tenant, type: 'genesis', v: CANON_VERSION }));
+export function genesisHash(keys: MacKeys, tenant: string, stream: string, params: string, version = CANON_VERSION): string {
+  const h = hmac(keys.chain, JSON.stringify({ params, stream, tenant_id: tenant, type: 'genesis', v: CANON_VERSION }));
+  return version >= CANON_COMPACT ? h.slice(0, COMPACT_HEX) : h;
 }
 
 export interface CutRecord {

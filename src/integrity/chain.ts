@@ -14,12 +14,16 @@ import { EVENT_COLUMNS, rowValues, toChTime } from '../ingest/event.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/client.ts';
 import { TABLE } from '../store/activities.ts';
-import { genesisHash, paramsText, policyOf, sealEvent, type PiiPolicy, type StreamParams } from './canonical.ts';
+import { CANON_COMPACT, genesisHash, paramsText, policyOf, sealEvent, type PiiPolicy, type StreamParams } from './canonical.ts';
 import { RetentionCutRecorder, type ChainLink } from './cuts.ts';
 import type { MacKeys } from './keys.ts';
 
 export const CHAIN_COLUMNS = ['stream', 'seq', 'prev_hash', 'hash', 'pii_mac'] as const;
-const INSERT_COLUMNS = [...EVENT_COLUMNS, ...CHAIN_COLUMNS];
+const FULL_COLUMNS = [...EVENT_COLUMNS, ...CHAIN_COLUMNS];
+/** The compact form stores the link only: prev_hash is the previous row's hash, pii_mac only comes with an erasure. */
+const COMPACT_COLUMNS = [...EVENT_COLUMNS, 'stream', 'seq', 'hash'];
+/** Rows sealed between two yields to the event loop (a 20,000-row batch must not stall requests). */
+const SEAL_SLICE = 1_000;
 export const INSTANCE_ID_FILE = 'instance-id';
 
 export interface Head {
@@ -125,34 +129,31 @@ export class HashChain {
     if (this.sealed) throw new Error('hash chain is sealed (service shutting down)');
     await this.register();
     const stream = this.current;
+    const compact = this.policy.version >= CANON_COMPACT;
     const staged = new Map<string, Head>();
-    const values = rows.map((r) => {
+    const values: unknown[][] = [];
+    const links: ChainLink[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0 && i % SEAL_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const r = rows[i]!;
       const before = staged.get(r.tenant_id) ?? this.heads.get(r.tenant_id) ?? { seq: 0, hash: this.genesisOf(r.tenant_id) };
       const link = { stream, seq: before.seq + 1, prev_hash: before.hash };
       const sealed = sealEvent(this.keys, this.policy, r, link);
       staged.set(r.tenant_id, { seq: link.seq, hash: sealed.hash });
-      return [...rowValues(r), stream, link.seq, link.prev_hash, sealed.hash, sealed.pii_mac];
-    });
+      values.push(compact ? [...rowValues(r), stream, link.seq, sealed.hash] : [...rowValues(r), stream, link.seq, link.prev_hash, sealed.hash, sealed.pii_mac]);
+      if (this.expiresSoon?.(r)) links.push({ tenant_id: r.tenant_id, stream, seq: link.seq, prev_hash: compact ? '' : link.prev_hash, hash: sealed.hash });
+    }
     try {
-      await this.store.insertCompact(TABLE, INSERT_COLUMNS, values, 'insert');
+      await this.store.insertCompact(TABLE, compact ? COMPACT_COLUMNS : FULL_COLUMNS, values, 'insert');
     } catch (err) {
       this.rotate();
       throw err;
     }
     for (const [tenant, head] of staged) this.heads.set(tenant, head);
-    if (this.expiresSoon) await this.recordExpiring(rows, values);
+    if (links.length > 0) await this.recordExpiring(links);
   }
 
-  private async recordExpiring(rows: readonly EventRow[], values: unknown[][]): Promise<void> {
-    const at = rows.length;
-    const links: ChainLink[] = [];
-    for (let i = 0; i < at; i++) {
-      if (!this.expiresSoon!(rows[i]!)) continue;
-      const v = values[i]!;
-      const n = v.length;
-      links.push({ tenant_id: rows[i]!.tenant_id, stream: v[n - 5] as string, seq: v[n - 4] as number, prev_hash: v[n - 3] as string, hash: v[n - 2] as string });
-    }
-    if (links.length === 0) return;
+  private async recordExpiring(links: ChainLink[]): Promise<void> {
     links.sort((a, b) => (a.tenant_id < b.tenant_id ? -1 : a.tenant_id > b.tenant_id ? 1 : a.seq - b.seq));
     try {
       const recorder = new RetentionCutRecorder(this.store, this.keys);
@@ -166,7 +167,7 @@ export class HashChain {
   private genesisOf(tenant: string): string {
     let g = this.genesis.get(tenant);
     if (g === undefined) {
-      g = genesisHash(this.keys, tenant, this.current, this.paramsJson);
+      g = genesisHash(this.keys, tenant, this.current, this.paramsJson, this.policy.version);
       this.genesis.set(tenant, g);
     }
     return g;

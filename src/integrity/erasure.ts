@@ -63,6 +63,7 @@ export interface ErasureResult {
 
 interface Candidate extends Pick<ChainEvent, 'id' | 'tenant_id' | 'user_id' | 'ip_address' | 'user_agent' | 'resource_type' | 'resource_id' | 'details'> {
   stream: string;
+  pii_mac: string;
 }
 
 interface Change {
@@ -71,6 +72,7 @@ interface Change {
   resource: number;
   details: string;
   mark: string;
+  pii: string;
 }
 
 export interface ErasureDeps {
@@ -116,14 +118,14 @@ async function eraseSubjectNow(deps: ErasureDeps, req: ErasureRequest): Promise<
     const plan = planRowErasure(keys.mac, policies.get(c.stream) ?? fallback, c, x, erasureId);
     if (!plan) continue;
     counts[`as_${plan.role}`]++;
-    changes.push({ id: c.id, actor: plan.actor ? 1 : 0, resource: plan.resource ? 1 : 0, details: plan.after.details, mark: plan.mark });
+    changes.push({ id: c.id, actor: plan.actor ? 1 : 0, resource: plan.resource ? 1 : 0, details: plan.after.details, mark: plan.mark, pii: plan.pii_mac });
   }
   // Archived events restored for investigation (archive restore) are copies: erased alike.
   const restored: Change[] = [];
   if (await tableExists(store, RESTORED_TABLE)) {
     for await (const c of candidates(store, RESTORED_TABLE, req.tenant, x, false)) {
       const plan = planRowErasure(keys.mac, fallback, c, x, erasureId);
-      if (plan) restored.push({ id: c.id, actor: plan.actor ? 1 : 0, resource: plan.resource ? 1 : 0, details: plan.after.details, mark: plan.mark });
+      if (plan) restored.push({ id: c.id, actor: plan.actor ? 1 : 0, resource: plan.resource ? 1 : 0, details: plan.after.details, mark: plan.mark, pii: plan.pii_mac });
     }
   }
 
@@ -175,12 +177,12 @@ async function applyChanges(store: Store, table: string, tenant: string, changes
   const qualified = `${store.database}.${tmpName}`;
   // Join(ANY, LEFT, id): joinGet looks rows up by id inside the mutation; not persisted to disk.
   await store.command(
-    `CREATE TABLE ${tmp} (id UUID, actor UInt8, resource UInt8, details String, mark String)
+    `CREATE TABLE ${tmp} (id UUID, actor UInt8, resource UInt8, details String, mark String, pii String)
      ENGINE = Join(ANY, LEFT, id) SETTINGS persistent = 0`, {}, 'erasure',
   );
   try {
-    await store.insertCompact(tmpName, ['id', 'actor', 'resource', 'details', 'mark'],
-      changes.map((c) => [c.id, c.actor, c.resource, c.details, c.mark]), 'erasure');
+    await store.insertCompact(tmpName, ['id', 'actor', 'resource', 'details', 'mark', 'pii'],
+      changes.map((c) => [c.id, c.actor, c.resource, c.details, c.mark, c.pii]), 'erasure');
     const get = (col: string) => `joinGet({j:String}, '${col}', id)`;
     await store.alter(
       `ALTER TABLE ${store.table(table)} UPDATE
@@ -189,7 +191,8 @@ async function applyChanges(store: Store, table: string, tenant: string, changes
          user_agent = if(${get('actor')} = 1, {erased:String}, user_agent),
          resource_id = if(${get('resource')} = 1, {erased:String}, resource_id),
          details = ${get('details')}${withMarks ? `,
-         erasure = ${get('mark')}` : ''}
+         erasure = ${get('mark')},
+         pii_mac = if(pii_mac = '' AND ${get('pii')} != '', ${get('pii')}, pii_mac)` : ''}
        WHERE tenant_id = {tenant:String} AND ${get('mark')} != ''
        SETTINGS mutations_sync = 2, allow_nondeterministic_mutations = 1`,
       { j: qualified, erased: ERASED, tenant }, 'erasure',
@@ -204,7 +207,7 @@ async function* candidates(store: Store, table: string, tenant: string, x: strin
   // The subject as it appears inside JSON text (escaped), to find candidate mentions cheaply.
   const inJson = JSON.stringify(x).slice(1, -1);
   const sql = `SELECT toString(id) AS id, tenant_id, resource_type, resource_id, user_id, ip_address, user_agent, details,
-      ${withStream ? 'toString(stream)' : "''"} AS stream
+      ${withStream ? 'toString(stream)' : "''"} AS stream, ${withStream ? 'pii_mac' : "''"} AS pii_mac
     FROM ${store.table(table)}
     WHERE tenant_id = {tenant:String} AND (user_id = {x:String} OR resource_id = {x:String} OR position(details, {xj:String}) > 0)`;
   let rest = '';

@@ -1,6 +1,7 @@
 // The rows of the verification walk: one TabSeparated line per record (event, retention cut or
 // checkpoint), in a fixed column layout shared by the walk and the classification of breaks.
 import type { ChainEvent, PiiPolicy } from './canonical.ts';
+import type { CompactDiagnosis } from './classify.ts';
 import type { ChainBreak } from './verify.ts';
 
 // Positions in the walk's rows (TabSeparated: ClickHouse writes it ~2.5x faster than JSON, and
@@ -44,7 +45,9 @@ export function toEvent(r: Rec): ChainEvent {
 export interface Found extends ChainBreak {
   /** The row that failed its own hash or its link, for the reorder check. */
   row?: Rec;
-  check?: 'self' | 'link';
+  check?: 'self' | 'link' | 'compact';
+  /** Compact chains: what the walk saw after the break (classify() decides moved, edited or forged). */
+  diagnosis?: CompactDiagnosis;
 }
 
 export interface StreamInfo {

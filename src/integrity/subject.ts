@@ -1,6 +1,6 @@
 // What erasing a data subject does to one stored row, live or archived: one decision, so the
 // table and the archives are erased alike.
-import { ERASED, eraseDetails, erasureMark, type ChainEvent, type PiiPolicy } from './canonical.ts';
+import { CANON_COMPACT, ERASED, eraseDetails, erasureMark, maskDetails, personalMac, type ChainEvent, type PiiPolicy } from './canonical.ts';
 import type { MacKeys } from './keys.ts';
 
 /** What erasing the subject does to one row (live or archived), or undefined when it does not concern them. */
@@ -12,6 +12,11 @@ export interface RowErasure {
   after: Pick<ChainEvent, 'user_id' | 'ip_address' | 'user_agent' | 'resource_id' | 'details'>;
   /** The row's new `erasure` column. */
   mark: string;
+  /**
+   * The row's `pii_mac` from now on: compact rows store none until erased, so the first erasure
+   * keeps the MAC of the values it replaces (their hash needs it); '' leaves the column as it is.
+   */
+  pii_mac: string;
 }
 
 /**
@@ -19,7 +24,11 @@ export interface RowErasure {
  * actor (user, IP, agent, personal details), as a personal resource (resource_id, personal
  * details), or where a personal details value names them.
  */
-export function planRowErasure(mac: MacKeys, policy: PiiPolicy, row: Pick<ChainEvent, 'id' | 'tenant_id' | 'user_id' | 'ip_address' | 'user_agent' | 'resource_type' | 'resource_id' | 'details'>, x: string, erasureId: string): RowErasure | undefined {
+export function planRowErasure(
+  mac: MacKeys, policy: PiiPolicy,
+  row: Pick<ChainEvent, 'id' | 'tenant_id' | 'user_id' | 'ip_address' | 'user_agent' | 'resource_type' | 'resource_id' | 'details'> & { pii_mac?: string },
+  x: string, erasureId: string,
+): RowErasure | undefined {
   const actor = row.user_id === x;
   const resource = policy.resourceTypes.has(row.resource_type) && row.resource_id === x;
   const details = eraseDetails(row.details, policy, actor || resource ? () => true : (v) => v === x);
@@ -32,6 +41,7 @@ export function planRowErasure(mac: MacKeys, policy: PiiPolicy, row: Pick<ChainE
     details: details ?? row.details,
   };
   const mark = erasureMark(mac, policy, { ...(row as ChainEvent), ...after }, erasureId);
-  return { role: actor ? 'actor' : resource ? 'resource' : 'mention', actor, resource, after, mark };
+  const pii_mac = policy.version >= CANON_COMPACT && !row.pii_mac ? personalMac(mac, policy, row as ChainEvent, maskDetails(row.details, policy)) : '';
+  return { role: actor ? 'actor' : resource ? 'resource' : 'mention', actor, resource, after, mark, pii_mac };
 }
 

@@ -5,9 +5,9 @@
 // inserted, truncated, or a checkpoint that does not verify).
 import type { Store } from '../store/client.ts';
 import { TABLE } from '../store/activities.ts';
-import { chainHash, cutMac, erasureMark, genesisHash, maskDetails, personalMac, policyOf, type StreamParams } from './canonical.ts';
+import { CANON_COMPACT, chainHash, cutMac, erasureMark, genesisHash, maskDetails, personalMac, policyOf, type PiiPolicy, type StreamParams } from './canonical.ts';
 import { openCheckpoint } from './checkpoints.ts';
-import { classify } from './classify.ts';
+import { classify, CompactDiagnosis } from './classify.ts';
 import type { IntegrityKeys } from './keys.ts';
 import {
   CHECKPOINT, CUT, DETAILS, ERASURE, HASH, ID, K, LAST, MAC, PREV, RECV, ROW, SEQ, SORT_SPILL_BYTES, STREAM, TENANT, UUID_RE,
@@ -72,6 +72,12 @@ class ChainState {
   /** Where the links missing before that checkpoint begin. */
   pendingGap: number | undefined;
   sealedAt: number | undefined;
+  /** Compact chains: links that verified (none at all, unsigned: a chain no writer made). */
+  verified = 0;
+  /** Compact chains, after their first break: the rows that follow, to tell a move from an edit. */
+  diagnosis: CompactDiagnosis | undefined;
+  /** Compact chains in a window: the link before the window (trusted, not counted). */
+  anchor: number | undefined;
   constructor(readonly tenant: string, readonly stream: string, readonly info: StreamInfo | undefined, readonly genesis: string | undefined, readonly windowed: boolean) {
     this.lastHash = genesis;
   }
@@ -105,6 +111,7 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
   // The walk's scope: a tenant, and with `since` a window per chain from its first link stored since then.
   const params: Record<string, unknown> = {};
   const conds = { rows: ['1'], cuts: ['1'], cps: ['1'] };
+  const anchors = new Map<string, number>();
   if (opts.tenant !== undefined) {
     params.tenant = opts.tenant;
     for (const c of Object.values(conds)) c.push('tenant_id = {tenant:String}');
@@ -125,8 +132,12 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
     );
     for (const s of starts) windows.set(`${s.tenant_id}\u0000${s.stream}`, Number(s.from_seq));
     params.w = Object.fromEntries(windows);
+    // A compact link stores no prev_hash: the walk reads the link before the window too (trusted).
+    const compact = (stream: string) => (streams.get(stream)?.policy?.version ?? 0) >= CANON_COMPACT;
+    for (const s of starts) if (compact(s.stream) && Number(s.from_seq) > 1) anchors.set(`${s.tenant_id}\u0000${s.stream}`, Number(s.from_seq) - 1);
+    params.wr = Object.fromEntries([...windows].map(([k, v]) => [k, anchors.get(k) ?? v]));
     const key = `concat(tenant_id, '\\0', toString(stream))`;
-    conds.rows.push(`((stream = '' AND received_at >= fromUnixTimestamp64Milli({since:Int64})) OR (mapContains({w:Map(String, UInt64)}, ${key}) AND seq >= {w:Map(String, UInt64)}[${key}]))`);
+    conds.rows.push(`((stream = '' AND received_at >= fromUnixTimestamp64Milli({since:Int64})) OR (mapContains({wr:Map(String, UInt64)}, ${key}) AND seq >= {wr:Map(String, UInt64)}[${key}]))`);
     conds.cuts.push(`mapContains({w:Map(String, UInt64)}, ${key}) AND last_seq >= {w:Map(String, UInt64)}[${key}]`);
     conds.cps.push(`mapContains({w:Map(String, UInt64)}, ${key}) AND seq >= {w:Map(String, UInt64)}[${key}]`);
   }
@@ -169,8 +180,9 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
     if (st && st.tenant === r[TENANT] && st.stream === r[STREAM]) return st;
     if (st) leave(st);
     const info = streams.get(r[STREAM]);
-    const genesis = info?.params !== undefined ? genesisHash(mac, r[TENANT], r[STREAM], info.params) : undefined;
+    const genesis = info?.params !== undefined ? genesisHash(mac, r[TENANT], r[STREAM], info.params, info.policy?.version) : undefined;
     st = new ChainState(r[TENANT], r[STREAM], info, genesis, opts.since !== undefined);
+    st.anchor = anchors.get(`${r[TENANT]}\u0000${r[STREAM]}`);
     if (r[STREAM] !== '') report.chains++;
     return st;
   };
@@ -188,7 +200,8 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
     while (pos < to) {
       const cut = s.cuts.find((c) => c.first <= pos && c.last >= pos);
       if (!cut) return { ok: false, seq: pos, detail: `seq ${pos} is missing and no retention cut covers it` };
-      if (cut.first === pos && hash !== undefined && cut.prev !== hash) {
+      // (Cuts of compact chains carry no prev_hash: each link's own hash covers the one before it.)
+      if (cut.first === pos && hash !== undefined && cut.prev !== '' && cut.prev !== hash) {
         return { ok: false, seq: pos, detail: `the retention cut from seq ${pos} does not link to the link before it` };
       }
       if (cut.last < to) {
@@ -204,9 +217,19 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
 
   const onRow = (r: Rec) => {
     const s = enter(r);
-    report.rows++;
-    if (s.broken) return;
     const seq = r[SEQ];
+    if (s.anchor !== undefined && !s.started && seq <= s.anchor) {
+      // The link before a compact chain's window: its hash is what the window's first link extends.
+      s.lastSeq = seq;
+      s.lastHash = r[HASH];
+      s.started = true;
+      return;
+    }
+    report.rows++;
+    if (s.broken) {
+      s.diagnosis?.observe(r);
+      return;
+    }
     if (r[STREAM] === '') {
       if (r[RECV] < chainedSince) report.legacy_rows++;
       else fail(s, { seq: 0, kind: 'inserted', detail: 'an event outside any hash chain, stored after chains began', event_id: r[ID] });
@@ -226,6 +249,10 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
       return;
     }
     const policy = s.info.policy;
+    if (policy.version >= CANON_COMPACT) {
+      onCompactRow(s, r, policy);
+      return;
+    }
     const e = toEvent(r);
     const details = maskDetails(e.details, policy);
     if (chainHash(mac, policy, e, { stream: s.stream, seq, prev_hash: r[PREV] }, r[MAC], details) !== r[HASH]) {
@@ -274,11 +301,80 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
     s.pendingGap = undefined;
   };
 
+  /** The expected hash before `seq` (undefined: not known, the link is trusted), or a break already reported. */
+  const expectedBefore = (s: ChainState, seq: number): { ok: true; hash: string | undefined } | { ok: false } => {
+    if (!s.started && s.windowed) return { ok: true, hash: undefined }; // a window whose link before it is gone
+    if (seq === s.lastSeq + 1) {
+      // Cuts whose rows are still here (a deletion that did not happen) are passed, not kept.
+      if (s.cuts.length > 0 && s.cuts[0]!.last < seq) s.cuts = s.cuts.filter((c) => c.last >= seq);
+      return { ok: true, hash: s.lastHash };
+    }
+    const b = bridge(s, seq);
+    if (!b.ok) {
+      fail(s, { seq: b.seq, kind: 'deleted', detail: b.detail });
+      return { ok: false };
+    }
+    s.cuts = s.cuts.filter((c) => c.last >= seq);
+    return { ok: true, hash: b.hash };
+  };
+
+  /**
+   * A compact link (CANON_COMPACT): one check of the row's 64-bit hash over its fields, the
+   * personal MAC (recomputed; stored only since an erasure) and the previous link's hash.
+   */
+  const onCompactRow = (s: ChainState, r: Rec, policy: PiiPolicy) => {
+    const seq = r[SEQ];
+    const e = toEvent(r);
+    const details = maskDetails(e.details, policy);
+    const erased = r[ERASURE] !== '';
+    if (r[PREV] !== '' || (!erased && r[MAC] !== '')) {
+      fail(s, { seq, kind: 'edited', detail: 'the event carries chain values its writer never stores', event_id: r[ID] });
+      return;
+    }
+    let pii: string;
+    if (erased) {
+      report.erased_rows++;
+      const erasureId = r[ERASURE].split(':')[0]!;
+      if (!/^[0-9a-f]{64}$/.test(r[MAC]) || r[ERASURE] !== erasureMark(mac, policy, e, erasureId, details)) {
+        fail(s, { seq, kind: 'edited', detail: 'an erased event was changed after its erasure (or marked erased by someone else)', event_id: r[ID] });
+        return;
+      }
+      pii = r[MAC];
+      const key = `${s.tenant}\u0000${erasureId}`;
+      if (!erasures.has(key)) erasures.set(key, { tenant: s.tenant, stream: s.stream, seq, event_id: r[ID], erasure_id: erasureId });
+    } else {
+      pii = personalMac(mac, policy, e, details);
+    }
+    const expected = expectedBefore(s, seq);
+    if (!expected.ok) return;
+    if (expected.hash !== undefined && chainHash(mac, policy, e, { stream: s.stream, seq, prev_hash: expected.hash }, pii, details) !== r[HASH]) {
+      const f: Found = {
+        tenant_id: s.tenant, stream: s.stream, seq, kind: 'edited', event_id: r[ID], row: r, check: 'compact',
+        detail: seq === 1 ? 'the first event does not match its hash from the chain\'s genesis (an edited field, personal fields included)'
+          : 'the event does not match its hash (an edited field, personal fields included) or does not follow the event before it',
+      };
+      s.broken = true;
+      found.push(f);
+      s.diagnosis = new CompactDiagnosis(f, { mac, policy, pii, prev: expected.hash, verifiedBefore: s.verified, lastHash: r[HASH] });
+      for (const c of s.cuts) s.diagnosis.cutEnds(c.last, c.hash);
+      return;
+    }
+    s.started = true;
+    s.verified++;
+    s.lastSeq = seq;
+    s.lastHash = r[HASH];
+    s.pendingCheckpoint = undefined;
+    s.pendingGap = undefined;
+  };
+
   const onCut = (r: Rec) => {
     const s = enter(r);
     report.cuts++;
-    if (s.broken) return;
     const cut = { tenant_id: s.tenant, stream: s.stream, first_seq: r[SEQ], last_seq: r[LAST], prev_hash: r[PREV], last_hash: r[HASH], run_id: r[ERASURE] };
+    if (s.broken) {
+      if (r[MAC] === cutMac(mac, cut)) s.diagnosis?.cutEnds(cut.last_seq, cut.last_hash);
+      return;
+    }
     if (r[MAC] !== cutMac(mac, cut) || cut.last_seq < cut.first_seq) {
       fail(s, { seq: cut.first_seq, kind: 'deleted', detail: 'a retention cut record that the retention job did not write' });
       return;
@@ -373,7 +469,7 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
   }
 
   await classify(store, mac, streams, found.slice(0, 20));
-  report.breaks = found.slice(0, maxBreaks).map(({ row: _row, check: _check, ...b }) => b);
+  report.breaks = found.slice(0, maxBreaks).map(({ row: _row, check: _check, diagnosis: _d, ...b }) => b);
   report.more_breaks = found.length > maxBreaks;
   report.ok = found.length === 0;
   report.duration_ms = Math.round(performance.now() - started);

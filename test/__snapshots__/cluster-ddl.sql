@@ -416,3 +416,10 @@ TTL toDateTime(acquired_at) + INTERVAL 30 DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS `audit`.`audit_leases` ON CLUSTER `audit_cluster` AS `audit`.`audit_leases_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_leases_local`, cityHash64(name));
+
+-- 0080_compact_integrity_codecs
+ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` MODIFY COLUMN hash CODEC(ZSTD(3)),
+    MODIFY COLUMN prev_hash CODEC(ZSTD(3)),
+    MODIFY COLUMN pii_mac CODEC(ZSTD(3)),
+    MODIFY COLUMN seq UInt64 DEFAULT 0 CODEC(T64, ZSTD(1)),
+    MODIFY COLUMN received_at DateTime64(3, 'UTC') CODEC(T64, ZSTD(3));
