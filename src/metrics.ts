@@ -19,6 +19,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabe
   const allowed = new Set(opts.activityTypeLabels ?? DEFAULT_ACTIVITY_TYPE_LABELS);
   // Set by the storage-size watcher (src/store/storage-size.ts): refreshes the gauge on scrape.
   let refreshStorageSize: (() => Promise<void>) | undefined;
+  // Set by the writer: when the oldest acknowledged, unstored event was acknowledged (epoch ms).
+  let oldestPendingAt: () => number | undefined = () => undefined;
 
   const activitiesTotal = new Counter({
     name: 'audit_activities_total',
@@ -82,9 +84,22 @@ export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabe
     }),
     spoolEvents: new Gauge({
       name: 'audit_spool_events',
-      help: 'Events acknowledged into the local spool and not yet stored in ClickHouse',
+      help: 'Events acknowledged into the write-ahead log (the spool) and not yet stored in ClickHouse',
       registers: [registry],
     }),
+    spoolOldestAge: new Gauge({
+      name: 'audit_spool_oldest_event_age_seconds',
+      help: 'How long the oldest acknowledged, not yet stored event has waited (0: nothing waits); about the batch interval when healthy',
+      registers: [registry],
+      collect() {
+        const at = oldestPendingAt();
+        this.set(at === undefined ? 0 : Math.max(0, (Date.now() - at) / 1000));
+      },
+    }),
+    /** The writer reports its oldest pending event through this (read on scrape). */
+    setOldestPendingSource(fn: () => number | undefined) {
+      oldestPendingAt = fn;
+    },
     spoolBytes: new Gauge({
       name: 'audit_spool_bytes',
       help: 'Bytes of spool segment files on disk (bounded by AUDIT_SPOOL_MAX_BYTES)',
@@ -92,12 +107,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabe
     }),
     spoolAppended: new Counter({
       name: 'audit_spool_appended_events_total',
-      help: 'Events acknowledged through the spool (fsynced) because the store was down or slow',
+      help: 'Events acknowledged through the write-ahead log (fsynced before the answer)',
       registers: [registry],
     }),
     spoolDrained: new Counter({
       name: 'audit_spool_drained_events_total',
-      help: 'Spooled events replayed into ClickHouse (rate() of it is the drain rate)',
+      help: 'Events the drainer moved from the write-ahead log into ClickHouse (rate() of it is the drain rate)',
       registers: [registry],
     }),
     spoolCorrupt: new Counter({
@@ -113,7 +128,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabe
     }),
     ingestDegraded: new Gauge({
       name: 'audit_ingest_degraded',
-      help: '1 while ingest acknowledges through the spool (store down, slow, or draining a backlog)',
+      help: '1 while acknowledged events cannot reach the store as usual (store down, slow, or a backlog replaying)',
       registers: [registry],
     }),
     httpRequests: new Counter({

@@ -111,6 +111,7 @@ export class BatchWriter {
       log,
     });
     this.drainer.storeReady = durability.storeReady === undefined;
+    metrics?.setOldestPendingSource(() => (this.spool && this.drainer.diskBacklog > 0 ? this.drainer.diskHeadAt : undefined) ?? this.pending.oldestAt());
     this.drainer.start();
     this.updateDegraded();
   }

@@ -67,6 +67,8 @@ export class Drainer {
   acknowledged: number;
   /** Events that left: stored, quarantined, or (no log) refused. Always ≤ acknowledged, in log order. */
   done = 0;
+  /** When the first event of the last batch read from disk was acknowledged (its received_at). */
+  diskHeadAt: number | undefined;
 
   constructor(private readonly opts: DrainerOptions) {
     this.acknowledged = opts.spool?.pendingEvents ?? 0;
@@ -199,6 +201,7 @@ export class Drainer {
     const spool = this.opts.spool;
     if (spool && this.diskBacklog > 0) {
       const read = await spool.read(this.opts.maxRows, maxEntries);
+      this.diskHeadAt = read?.groups[0]?.[0]?.received_at;
       if (read) return { entries: undefined, spool: read, groups: read.groups, events: read.events };
     }
     const due = this.due();
