@@ -6,12 +6,13 @@
 // Two lanes, each serialized:
 // - the append lane takes every request waiting (group commit: one write and one fdatasync for
 //   all of them), answers them, and keeps their rows in memory for the drainer and for reads;
-// - the drainer inserts, one insert at a time, in log order, through `storeRows` (the one
-//   place rows reach audit_activities): de-duplication by (tenant, id), then hash chains.
+// - the drainer inserts, one insert at a time, in log order, through `prepareRows` + `writeRows` (the one
+//   place rows reach audit_activities): de-duplication by (tenant, id), then hash chains;
+//   while one batch is inserted, the next is looked up and sealed.
 //
 // Without a log (AUDIT_SPOOL_MAX_BYTES=0) requests wait for the drainer's insert itself, and a
 // store failure is answered 503 (nothing was acknowledged, nothing is kept).
-import type { HashChain } from '../integrity/chain.ts';
+import type { HashChain, SealedRows } from '../integrity/chain.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { Drainer } from '../spool/drainer.ts';
@@ -25,6 +26,15 @@ import { InsertError } from '../store/errors.ts';
 import type { EventRow } from './event.ts';
 
 export type { WriteResult };
+
+/** A batch ready to insert: what is new, and (with hash chains) sealed. */
+interface PreparedRows {
+  all: EventRow[];
+  rows: EventRow[];
+  keys: Set<string>;
+  results: WriteResult[];
+  sealed: SealedRows | undefined;
+}
 
 interface Queued {
   rows: EventRow[];
@@ -87,7 +97,7 @@ export class BatchWriter {
   private readonly maxQueuedRows: number;
   /** Acknowledged, not yet stored events in memory (log order): what the drainer and reads use. */
   readonly pending: PendingRows;
-  private readonly drainer: Drainer;
+  private readonly drainer: Drainer<PreparedRows>;
 
   constructor(
     private readonly store: Store,
@@ -99,12 +109,13 @@ export class BatchWriter {
     this.spool = durability.spool;
     this.maxQueuedRows = Math.max(opts.maxQueuedRows ?? 100_000, opts.maxRows);
     this.pending = new PendingRows(this.maxQueuedRows);
-    this.drainer = new Drainer({
+    this.drainer = new Drainer<PreparedRows>({
       spool: this.spool,
       pending: this.pending,
       maxRows: opts.maxRows,
       maxWaitMs: this.spool ? opts.maxWaitMs ?? 1_000 : opts.lingerMs,
-      store: (groups, fresh) => this.storeRows(groups, fresh),
+      prepare: (groups, fresh, after) => this.prepareRows(groups, fresh, after),
+      write: (p) => this.writeRows(p),
       ready: durability.storeReady ?? Promise.resolve(),
       onProgress: () => this.updateDegraded(),
       metrics,
@@ -221,34 +232,45 @@ export class BatchWriter {
   }
 
   /**
-   * THE one place rows are written to audit_activities, for fresh and replayed rows alike.
-   * Called by the drainer only, one call at a time, so whatever it reads (stored ids, chain
-   * heads) cannot change under it. `fresh`: rows whose ids were minted here (no lookup).
+   * Step one of THE one place rows are written to audit_activities, for fresh and replayed rows
+   * alike: which rows are new (de-duplication by (tenant, id)), linked into their hash chains.
+   * `after`: the batch being inserted right now (its rows count as stored, its chain heads as
+   * current), so the drainer prepares the next batch while the previous one is inserted.
+   * `fresh`: rows whose ids were minted here (no lookup).
    */
-  private async storeRows(groups: readonly EventRow[][], fresh: ReadonlySet<EventRow>): Promise<WriteResult[]> {
+  private async prepareRows(groups: readonly EventRow[][], fresh: ReadonlySet<EventRow>, after?: PreparedRows): Promise<PreparedRows> {
     const all = groups.flat();
-    await this.durability.faults?.beforeStoreWrite(all);
     // A minted id repeated within the batch is still caught below, by the in-batch set.
     const stored = await existingKeys(this.store, fresh.size ? all.filter((r) => !fresh.has(r)) : all);
+    for (const k of after?.keys ?? []) stored.add(k);
     const rows: EventRow[] = [];
+    const keys = new Set<string>();
     const results = groups.map((group) => {
       let inserted = 0;
       for (const r of group) {
         const key = eventKey(r);
         if (stored.has(key)) continue;
         stored.add(key); // a repeated id later in this batch is a duplicate too
+        keys.add(key);
         rows.push(r);
         inserted++;
       }
       return { inserted, duplicates: group.length - inserted, spooled: false };
     });
-    if (this.opts.chain) await this.opts.chain.append(rows); // chains, then inserts
-    else await insertEvents(this.store, rows);
-    if (this.metrics && rows.length > 0) {
-      this.metrics.ingestBatchSize.observe(rows.length);
-      for (const r of rows) this.metrics.activitiesTotal.inc({ activity_type: this.metrics.activityTypeLabel(r.activity_type), severity: r.severity });
+    const sealed = this.opts.chain ? await this.opts.chain.sealRows(rows, after?.sealed) : undefined;
+    return { all, rows, keys, results, sealed };
+  }
+
+  /** Step two: the insert (serialized by the drainer, in the order the batches were prepared). */
+  private async writeRows(p: PreparedRows): Promise<WriteResult[]> {
+    await this.durability.faults?.beforeStoreWrite(p.all);
+    if (p.sealed) await this.opts.chain!.store(p.sealed);
+    else await insertEvents(this.store, p.rows);
+    if (this.metrics && p.rows.length > 0) {
+      this.metrics.ingestBatchSize.observe(p.rows.length);
+      for (const r of p.rows) this.metrics.activitiesTotal.inc({ activity_type: this.metrics.activityTypeLabel(r.activity_type), severity: r.severity });
     }
-    return results;
+    return p.results;
   }
 
   private updateDegraded(): void {

@@ -63,6 +63,17 @@ export function newStreamId(instance: string): string {
   return `${instance}/${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
 }
 
+/** A batch linked into its chains, not stored yet (HashChain.sealRows → HashChain.store). */
+export interface SealedRows {
+  stream: string;
+  compact: boolean;
+  values: unknown[][];
+  /** Chain heads once these rows are stored. */
+  staged: Map<string, Head>;
+  /** Links the TTL will drop soon (archiving off): recorded as cuts once stored. */
+  links: ChainLink[];
+}
+
 export class HashChain {
   private current: string;
   private readonly params: StreamParams;
@@ -78,7 +89,7 @@ export class HashChain {
   private lock: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly store: Store,
+    private readonly db: Store,
     private readonly keys: MacKeys,
     params: StreamParams,
     readonly instance: string,
@@ -114,7 +125,7 @@ export class HashChain {
 
   /** Links rows into their chains and inserts them; resolves once they are stored. */
   append(rows: readonly EventRow[]): Promise<void> {
-    const run = this.lock.then(() => this.appendNow(rows));
+    const run = this.lock.then(async () => this.store(await this.sealRows(rows)));
     this.lock = run.catch(() => undefined);
     return run;
   }
@@ -124,39 +135,51 @@ export class HashChain {
     this.sealed = true;
   }
 
-  private async appendNow(rows: readonly EventRow[]): Promise<void> {
-    if (rows.length === 0) return;
+  /**
+   * Links rows into their chains without storing them, continuing after `after` (a batch sealed
+   * but not stored yet), so the next batch is ready while the previous one is being inserted.
+   * Yields to the event loop every SEAL_SLICE rows.
+   */
+  async sealRows(rows: readonly EventRow[], after?: SealedRows): Promise<SealedRows> {
     if (this.sealed) throw new Error('hash chain is sealed (service shutting down)');
     await this.register();
     const stream = this.current;
     const compact = this.policy.version >= CANON_COMPACT;
     const staged = new Map<string, Head>();
+    const base = after?.stream === stream ? after.staged : undefined;
     const values: unknown[][] = [];
     const links: ChainLink[] = [];
     for (let i = 0; i < rows.length; i++) {
       if (i > 0 && i % SEAL_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const r = rows[i]!;
-      const before = staged.get(r.tenant_id) ?? this.heads.get(r.tenant_id) ?? { seq: 0, hash: this.genesisOf(r.tenant_id) };
+      const before = staged.get(r.tenant_id) ?? base?.get(r.tenant_id) ?? this.heads.get(r.tenant_id) ?? { seq: 0, hash: this.genesisOf(r.tenant_id) };
       const link = { stream, seq: before.seq + 1, prev_hash: before.hash };
       const sealed = sealEvent(this.keys, this.policy, r, link);
       staged.set(r.tenant_id, { seq: link.seq, hash: sealed.hash });
       values.push(compact ? [...rowValues(r), stream, link.seq, sealed.hash] : [...rowValues(r), stream, link.seq, link.prev_hash, sealed.hash, sealed.pii_mac]);
       if (this.expiresSoon?.(r)) links.push({ tenant_id: r.tenant_id, stream, seq: link.seq, prev_hash: compact ? '' : link.prev_hash, hash: sealed.hash });
     }
+    return { stream, compact, values, staged, links };
+  }
+
+  /** Inserts a sealed batch; call in sealing order. A batch sealed before a failed insert must be sealed again. */
+  async store(s: SealedRows): Promise<void> {
+    if (s.values.length === 0) return;
+    if (s.stream !== this.current) throw new Error('the hash chain moved to a new stream since this batch was sealed');
     try {
-      await this.store.insertCompact(TABLE, compact ? COMPACT_COLUMNS : FULL_COLUMNS, values, 'insert');
+      await this.db.insertCompact(TABLE, s.compact ? COMPACT_COLUMNS : FULL_COLUMNS, s.values, 'insert');
     } catch (err) {
       this.rotate();
       throw err;
     }
-    for (const [tenant, head] of staged) this.heads.set(tenant, head);
-    if (links.length > 0) await this.recordExpiring(links);
+    for (const [tenant, head] of s.staged) this.heads.set(tenant, head);
+    if (s.links.length > 0) await this.recordExpiring(s.links);
   }
 
   private async recordExpiring(links: ChainLink[]): Promise<void> {
     links.sort((a, b) => (a.tenant_id < b.tenant_id ? -1 : a.tenant_id > b.tenant_id ? 1 : a.seq - b.seq));
     try {
-      const recorder = new RetentionCutRecorder(this.store, this.keys);
+      const recorder = new RetentionCutRecorder(this.db, this.keys);
       for (const l of links) await recorder.add(l);
       await recorder.finish();
     } catch (err) {
@@ -176,7 +199,7 @@ export class HashChain {
   /** Records the stream and its parameters before its first row (a row of an unknown stream is forged). */
   private async register(): Promise<void> {
     if (this.registered) return;
-    await this.store.insertCompact('integrity_streams', ['stream', 'instance', 'started_at', 'params'], [
+    await this.db.insertCompact('integrity_streams', ['stream', 'instance', 'started_at', 'params'], [
       [this.current, this.instance, toChTime(Date.now()), this.paramsJson],
     ], 'insert');
     this.registered = true;

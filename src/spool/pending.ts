@@ -84,11 +84,11 @@ export class PendingRows {
     return this.at(0)?.at;
   }
 
-  /** Whole entries from the front, up to maxRows events (at least one entry) and maxEntries. */
-  peek(maxRows: number, maxEntries = Number.POSITIVE_INFINITY): PendingEntry[] {
+  /** Whole entries from the front (after `skip` entries), up to maxRows events (at least one entry) and maxEntries. */
+  peek(maxRows: number, maxEntries = Number.POSITIVE_INFINITY, skip = 0): PendingEntry[] {
     const out: PendingEntry[] = [];
     let n = 0;
-    for (let i = this.first; i < this.entries.length && out.length < maxEntries; i++) {
+    for (let i = this.first + skip; i < this.entries.length && out.length < maxEntries; i++) {
       const e = this.entries[i]!;
       if (out.length > 0 && n + e.rows.length > maxRows) break;
       out.push(e);
