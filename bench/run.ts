@@ -17,6 +17,7 @@ import { ingestSection } from './sections/ingest.ts';
 import { memorySection } from './sections/memory.ts';
 import { querySection } from './sections/queries.ts';
 import { singleSection } from './sections/single.ts';
+import { storageSection } from './sections/storage.ts';
 import { viewsSection } from './sections/views.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
@@ -104,7 +105,7 @@ const ctx: BenchContext = {
   shared: {},
 };
 
-const SECTIONS: BenchSection[] = [ingestSection, singleSection, memorySection, querySection, viewsSection, archiveSection];
+const SECTIONS: BenchSection[] = [ingestSection, singleSection, storageSection, memorySection, querySection, viewsSection, archiveSection];
 
 async function main(): Promise<void> {
   log(`mode ${opts.mode}; sections ${[...opts.sections].join(',')}; temp ${root}`);
