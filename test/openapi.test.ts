@@ -128,7 +128,8 @@ describe('GET /openapi.json', () => {
 
   it('documents the ingest body (object, array or NDJSON) with every contract event field', () => {
     const post = doc.paths['/api/v1/audit/activities']!.post!;
-    expect(Object.keys(post.requestBody!.content).sort()).toEqual(['application/json', 'application/x-ndjson']);
+    expect(Object.keys(post.requestBody!.content).sort()).toEqual(['application/json', 'application/jsonlines', 'application/x-jsonlines', 'application/x-ndjson']);
+    expect(post.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(['query:partial']);
     expect(post.responses['202']).toBeDefined();
     for (const s of ['400', '413', '415', '422', '429', '503']) expect(post.responses[s], s).toBeDefined();
     const input = doc.components.schemas.AuditEventInput!;
