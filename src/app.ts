@@ -12,6 +12,7 @@ import { ApiError, badRequest, handleError, notFound } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
 import { ingestRoutes } from './ingest/routes.ts';
 import { integrityRoutes } from './integrity/routes.ts';
+import { otlpRoutes } from './otlp/routes.ts';
 import { queryRoutes } from './query/routes.ts';
 import { auditReads } from './query/access-log.ts';
 import { exportRoutes } from './query/export.ts';
@@ -60,6 +61,7 @@ export function createApp(services: Services) {
   app.use('/api/*', services.readRateLimit.middleware);
   app.route('/', healthRoutes());
   app.route('/', ingestRoutes());
+  app.route('/', otlpRoutes());
   app.route('/', queryRoutes());
   app.route('/', exportRoutes());
   app.route('/', analyticsRoutes());

@@ -28,18 +28,24 @@ const tooLarge = (detail: string, extra: Record<string, unknown> = {}) =>
  * (chunked), it streams and stops at the limit.
  */
 export async function readRequestBody(req: Request, declaredLength: string | undefined, limit = MAX_REQUEST_BYTES): Promise<string> {
+  if (declaredLength !== undefined && /^\d+$/.test(declaredLength)) return decodeUtf8(await readRequestBytes(req, declaredLength, limit));
+  return readBodyLimited(req.body, declaredLength, limit);
+}
+
+/** The same as raw bytes (protobuf bodies, compressed bodies). */
+export async function readRequestBytes(req: Request, declaredLength: string | undefined, limit = MAX_REQUEST_BYTES): Promise<Uint8Array> {
   if (declaredLength !== undefined && /^\d+$/.test(declaredLength)) {
     if (Number(declaredLength) > limit) {
       throw tooLarge(`The request body is ${declaredLength} bytes; the limit is ${limit} bytes (10 MiB) per request.`);
     }
     const bytes = new Uint8Array(await req.arrayBuffer());
     if (bytes.byteLength > limit) throw tooLarge(`The request body exceeds the limit of ${limit} bytes (10 MiB) per request.`);
-    return decodeUtf8(bytes);
+    return bytes;
   }
-  return readBodyLimited(req.body, declaredLength, limit);
+  return readBytesLimited(req.body, declaredLength, limit);
 }
 
-function decodeUtf8(bytes: Uint8Array): string {
+export function decodeUtf8(bytes: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
@@ -49,10 +55,14 @@ function decodeUtf8(bytes: Uint8Array): string {
 
 /** Reads the body as UTF-8, refusing (413) as soon as it passes `limit` bytes. */
 export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, declaredLength: string | undefined, limit = MAX_REQUEST_BYTES): Promise<string> {
+  return decodeUtf8(await readBytesLimited(body, declaredLength, limit));
+}
+
+async function readBytesLimited(body: ReadableStream<Uint8Array> | null, declaredLength: string | undefined, limit: number): Promise<Uint8Array> {
   if (declaredLength !== undefined && Number(declaredLength) > limit) {
     throw tooLarge(`The request body is ${declaredLength} bytes; the limit is ${limit} bytes (10 MiB) per request.`);
   }
-  if (!body) return '';
+  if (!body) return new Uint8Array(0);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -66,7 +76,7 @@ export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, d
     }
     chunks.push(value);
   }
-  return decodeUtf8(Buffer.concat(chunks));
+  return Buffer.concat(chunks);
 }
 
 /** Deepest nesting accepted inside one event (objects and arrays). */
