@@ -59,7 +59,7 @@ export function toOcsf(e: AuditEvent): Record<string, unknown> {
   const cls = ocsfClass(e.activity_type);
   const verb = e.activity_type.split('.').slice(1).join('.');
   const method = typeof e.details.method === 'string' ? e.details.method.toUpperCase() : '';
-  const [activityId, activityName] = (cls === API_ACTIVITY && HTTP_METHOD_ACTIVITY[method]) || cls.activities[verb] || [99, 'Other'];
+  const [activityId, activityName] = (e.activity_type === 'api.request' && HTTP_METHOD_ACTIVITY[method]) || cls.activities[verb] || [99, 'Other'];
   const category = Math.floor(cls.uid / 1000);
   const [severityId, severityName] = SEVERITY[e.severity] ?? [0, 'Unknown'];
   const failed = e.outcome === 'failure' || verb.endsWith('_failed');
