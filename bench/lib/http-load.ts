@@ -9,9 +9,10 @@ export interface PostResult {
   firstFailure?: string;
 }
 
-export async function postBodies(url: string, token: string, bodies: readonly Buffer[], connections: number, contentType = 'application/json'): Promise<PostResult> {
+export async function postBodies(url: string, token: string, bodies: readonly Buffer[], connections: number, contentType = 'application/json', opts: { path?: string; okStatus?: number } = {}): Promise<PostResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const target = new URL('/api/v1/audit/activities', url);
+  const target = new URL(opts.path ?? '/api/v1/audit/activities', url);
+  const ok = opts.okStatus ?? 202;
   let next = 0;
   let failures = 0;
   let firstFailure: string | undefined;
@@ -25,7 +26,7 @@ export async function postBodies(url: string, token: string, bodies: readonly Bu
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          if (res.statusCode !== 202) {
+          if (res.statusCode !== ok) {
             failures++;
             firstFailure ??= `${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`;
           }

@@ -118,16 +118,18 @@ export function ingestRoutes() {
   app.post('/api/v1/audit/activities', requireScope('audit:write'), async (c) => {
     const { redactor, metrics } = c.var.services;
     const partial = c.req.query('partial') === 'true';
-    const ctx: RequestContext = {
-      principal: c.var.principal,
-      ip: clientIp(c),
-      userAgent: (c.req.header('User-Agent') ?? '').slice(0, 1024),
-      requestId: c.var.requestId,
-      now: Date.now(),
-    };
     try {
       const format = bodyFormat(c.req.header('Content-Type'));
       const text = await readRequestBody(c.req.raw, c.req.header('Content-Length'));
+      // received_at is taken here, after the body is in and right before the rows queue for the
+      // writer, so it does not decrease along the order rows are stored in (sinks rely on it).
+      const ctx: RequestContext = {
+        principal: c.var.principal,
+        ip: clientIp(c),
+        userAgent: (c.req.header('User-Agent') ?? '').slice(0, 1024),
+        requestId: c.var.requestId,
+        now: Date.now(),
+      };
       if (!partial) {
         const { rows, redactions, minted } = normalizeEvents(parseEvents(text, format), ctx, redactor);
         if (redactions > 0) metrics.redactions.inc(redactions);

@@ -3,10 +3,12 @@
 //
 // Cursor: per (tenant, stream), the last seq delivered and its received_at. Within a stream,
 // events are stored in seq order and received_at does not decrease, so "seq > cursor" is the
-// exact rest of the stream and "received_at >= the cursor's" a safe lower bound for it. A
-// stream the sink has not seen starts at its min_received_at from the heads. The read asks for
-// every pending stream at once, with the lowest of those bounds as a range the received_at skip
-// index can use, and orders by (received_at, tenant, stream, seq): per stream that is seq order.
+// exact rest of the stream and "received_at >= the cursor's" a lower bound for it (less a minute
+// of slack, so a writer that stamps received_at a little out of order costs a longer read, never
+// an event). A stream the sink has not seen starts at its min_received_at from the heads. The
+// read asks for every pending stream at once, with the lowest of those bounds as a range the
+// received_at skip index can use, ordered by (tenant, stream, seq): whatever LIMIT cuts, each
+// stream's part is a prefix of its rest, so the cursor can move to the last seq read.
 import type { AuditEvent } from '../ingest/event.ts';
 import type { Store } from '../store/client.ts';
 import { SELECT_EVENT, TABLE as EVENTS, toAuditEvent } from '../store/activities.ts';
@@ -39,6 +41,9 @@ export interface FeedEvent {
 /** Map key of a (tenant, stream); NUL cannot occur in either. */
 export const streamKey = (tenant: string, stream: string) => `${tenant}\u0000${stream}`;
 
+/** How far received_at may run backwards along a stream's seq without an event being missed. */
+export const RECEIVED_AT_SLACK_MS = 60_000;
+
 const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
 export async function streamHeads(store: Store, tenants?: readonly string[]): Promise<StreamHead[]> {
@@ -62,10 +67,11 @@ export interface PendingStream {
   after: StreamPosition;
 }
 
-/** Stored events past each stream's position, oldest received first, at most `limit`. */
+/** Stored events past each stream's position, in (tenant, stream, seq) order, at most `limit`. */
 export async function eventsAfter(store: Store, pending: readonly PendingStream[], limit: number): Promise<FeedEvent[]> {
   if (pending.length === 0) return [];
-  const from = Math.min(...pending.map((p) => p.after.receivedAt));
+  const bound = (p: PendingStream) => (p.after.seq > 0 ? p.after.receivedAt - RECEIVED_AT_SLACK_MS : p.after.receivedAt);
+  const from = Math.min(...pending.map(bound));
   const rows = await store.query<Parameters<typeof toAuditEvent>[0] & { stream: string; seq: string }>(
     `SELECT ${SELECT_EVENT}, stream, seq
      FROM ${store.table(EVENTS)}
@@ -74,14 +80,14 @@ export async function eventsAfter(store: Store, pending: readonly PendingStream[
        AND (indexOf({keys:Array(String)}, concat(tenant_id, char(0), stream)) AS k) > 0
        AND seq > arrayElement({seqs:Array(UInt64)}, k)
        AND received_at >= arrayElement({bounds:Array(DateTime64(3))}, k)
-     ORDER BY received_at, tenant_id, stream, seq
+     ORDER BY tenant_id, stream, seq
      LIMIT {limit:UInt32}`,
     {
       tenants: [...new Set(pending.map((p) => p.tenant))],
       from: chTime(from),
       keys: pending.map((p) => streamKey(p.tenant, p.stream)),
       seqs: pending.map((p) => p.after.seq),
-      bounds: pending.map((p) => chTime(p.after.receivedAt)),
+      bounds: pending.map((p) => chTime(bound(p))),
       limit,
     },
     'sink_read',

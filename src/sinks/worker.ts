@@ -126,11 +126,16 @@ export class SinkWorker {
     }
     const limit = this.def.batch.maxEvents;
     const batch = await eventsAfter(this.o.store, pending, limit);
-    this.oldestPending = batch[0]?.receivedAt;
+    this.oldestPending = batch.length > 0 ? Math.min(...batch.map((b) => b.receivedAt)) : undefined;
     const selected = batch.filter((b) => this.match(b.event)).map((b) => b.event);
     if (selected.length > 0) await this.deliver(selected);
     const moved = new Map<string, StreamPosition>();
-    for (const b of batch) moved.set(streamKey(b.event.tenant_id, b.stream), { seq: b.seq, receivedAt: b.receivedAt });
+    for (const b of batch) {
+      const key = streamKey(b.event.tenant_id, b.stream);
+      const prev = moved.get(key);
+      // The bound kept is the highest received_at read, a safe floor for the rest of the stream.
+      moved.set(key, { seq: b.seq, receivedAt: Math.max(b.receivedAt, prev?.receivedAt ?? 0) });
+    }
     const exhaustive = batch.length < limit;
     if (exhaustive) {
       // Everything visible was read: a head past it that is old is rows gone by retention or
