@@ -126,7 +126,6 @@ export function validateEvents(raw: readonly unknown[], ctx: RequestContext, red
     };
     out.minted.push(e.id === undefined);
     out.indexes.push(index);
-    out.redactions += redactions;
     out.rows.push({
       id: (e.id ?? uuidv7(ts)).toLowerCase(),
       tenant_id: tenant,
@@ -145,6 +144,7 @@ export function validateEvents(raw: readonly unknown[], ctx: RequestContext, red
       description,
       details,
     });
+    out.redactions += redactions; // after the row: label() above counts too
   });
   return out;
 }

@@ -1,7 +1,8 @@
 // The syslog sink's connection: tcp:// or tls://, RFC 6587 octet-counted RFC 5424 messages.
 // Plain syslog has no acknowledgement, so "delivered" can only mean "written to a connection
 // that then stayed up": the last batch written is kept, and if the connection turns out broken
-// (closed, reset) before the next batch, that batch is written again on the new connection.
+// (closed, reset) before the next batch, or while the sink is idle, that batch is written again
+// on a new connection.
 // The receiver dedupes on the event id (CEF externalId, the JSON's id).
 import net from 'node:net';
 import tls from 'node:tls';
@@ -56,20 +57,30 @@ export class SyslogTransport implements Transport {
     });
   }
 
+  /** A live connection; after a broken one, the batch written last is written again first. */
+  private async ensureConnected(): Promise<net.Socket> {
+    if (!this.broken && this.socket && !this.socket.destroyed) return this.socket;
+    this.socket?.destroy();
+    this.socket = undefined;
+    const socket = await this.connect();
+    this.broken = false;
+    this.socket = socket;
+    // The batch written just before the connection broke may never have been read: again.
+    if (this.lastWritten) await this.write(socket, this.lastWritten);
+    return socket;
+  }
+
   async send(events: readonly AuditEvent[]): Promise<void> {
     const format = this.def.format === 'json' ? 'json' : 'cef';
     const data = Buffer.concat(events.map((e) => octetFrame(toSyslog5424(e, format))));
-    if (this.broken || !this.socket || this.socket.destroyed) {
-      this.socket?.destroy();
-      this.socket = undefined;
-      const socket = await this.connect();
-      this.broken = false;
-      this.socket = socket;
-      // The batch written just before the connection broke may never have been read: again.
-      if (this.lastWritten) await this.write(socket, this.lastWritten);
-    }
-    await this.write(this.socket, data);
+    await this.write(await this.ensureConnected(), data);
     this.lastWritten = data;
+  }
+
+  /** Idle: a connection that broke after the last batch gets that batch again (failures wait for the next call). */
+  async flush(): Promise<void> {
+    if (!this.lastWritten || !(this.broken || this.socket?.destroyed)) return;
+    await this.ensureConnected().catch(() => {});
   }
 
   async close(): Promise<void> {

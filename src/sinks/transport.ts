@@ -28,6 +28,8 @@ export class DeliveryError extends Error {
 export interface Transport {
   /** Resolves once the receiver has the events; throws a DeliveryError otherwise. */
   send(events: readonly AuditEvent[]): Promise<void>;
+  /** Called when the sink is idle: a transport without acknowledgements repairs a broken connection here. */
+  flush?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -153,7 +153,10 @@ export class SinkWorker {
       await saveCheckpoint(this.o.store, this.def.name, moved);
       for (const [k, p] of moved) positions.set(k, p);
     }
-    if (exhaustive) this.oldestPending = undefined;
+    if (exhaustive) {
+      this.oldestPending = undefined;
+      await this.o.transport.flush?.();
+    }
     return exhaustive;
   }
 
