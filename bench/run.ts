@@ -15,6 +15,7 @@ import { describeStop, ServiceProcess } from './lib/service.ts';
 import { archiveSection } from './sections/archive.ts';
 import { ingestSection } from './sections/ingest.ts';
 import { memorySection } from './sections/memory.ts';
+import { otlpSection } from './sections/otlp.ts';
 import { querySection } from './sections/queries.ts';
 import { singleSection } from './sections/single.ts';
 import { storageSection } from './sections/storage.ts';
@@ -105,7 +106,7 @@ const ctx: BenchContext = {
   shared: {},
 };
 
-const SECTIONS: BenchSection[] = [ingestSection, singleSection, storageSection, memorySection, querySection, viewsSection, archiveSection];
+const SECTIONS: BenchSection[] = [ingestSection, singleSection, storageSection, memorySection, querySection, viewsSection, archiveSection, otlpSection];
 
 async function main(): Promise<void> {
   log(`mode ${opts.mode}; sections ${[...opts.sections].join(',')}; temp ${root}`);

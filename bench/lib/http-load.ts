@@ -11,9 +11,10 @@ export interface PostResult {
   firstFailure?: string;
 }
 
-export async function postBodies(url: string, token: string, bodies: readonly Buffer[] | Iterator<Buffer>, connections: number, contentType = 'application/json'): Promise<PostResult> {
+export async function postBodies(url: string, token: string, bodies: readonly Buffer[] | Iterator<Buffer>, connections: number, contentType = 'application/json', opts: { path?: string; okStatus?: number } = {}): Promise<PostResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const target = new URL('/api/v1/audit/activities', url);
+  const target = new URL(opts.path ?? '/api/v1/audit/activities', url);
+  const ok = opts.okStatus ?? 202;
   let requests = 0;
   const source = Array.isArray(bodies) ? (bodies as readonly Buffer[]).values() : (bodies as Iterator<Buffer>);
   const take = () => {
@@ -32,7 +33,7 @@ export async function postBodies(url: string, token: string, bodies: readonly Bu
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          if (res.statusCode !== 202) {
+          if (res.statusCode !== ok) {
             failures++;
             firstFailure ??= `${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`;
           }

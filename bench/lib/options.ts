@@ -22,7 +22,8 @@ export interface BenchOptions {
 const USAGE = `npm run bench [-- options]
   --quick              smoke run (~1 minute): small sizes, one round each
   --sections=1,2,3     run only these sections (1 ingest, 2 single posts, 3 queries, 4 views,
-                       5 storage, 6 archive/verify, 7 memory, 8 Postgres peer)
+                       5 storage, 6 archive/verify, 7 memory, 8 Postgres peer,
+                       9 OTLP ingest vs native, sink delivery)
   --scales=1e6,1e7     query data set sizes (default: 1e6,1e7; quick: 1e5)
   --no-postgres        skip the Postgres peer even where Postgres is installed
   --profile            write V8 CPU profiles of the services and engine workers to bench/out/profiles
@@ -56,7 +57,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     : quick ? [100_000] : [1_000_000, 10_000_000];
   return {
     mode: quick ? 'quick' : 'full',
-    sections: new Set((values.sections ?? '1,2,3,4,5,6,7,8').split(',').map((s) => s.trim())),
+    sections: new Set((values.sections ?? '1,2,3,4,5,6,7,8,9').split(',').map((s) => s.trim())),
     ingest: quick
       ? { eventsPerRound: 20_000, rounds: 1, batch: 1000, connections: 4 }
       : { eventsPerRound: 200_000, rounds: 3, batch: 1000, connections: 4 },
