@@ -6,6 +6,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { readTenant, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { problemResponses } from '../openapi.ts';
+import { queryInt } from '../params.ts';
 import { isRetryable } from '../store/errors.ts';
 import { ApiError } from '../errors.ts';
 import { requestOrigin } from './access-log.ts';
@@ -17,7 +18,7 @@ export const MAX_EXPORT_LIMIT = 100_000_000;
 
 export const ExportQuery = FilterQuery.extend({
   format: z.enum(['ndjson', 'csv']).default('ndjson').openapi({ description: 'ndjson (one event per line, default) or csv (RFC 4180, header row)' }),
-  limit: z.coerce.number().int().min(1).max(MAX_EXPORT_LIMIT).optional()
+  limit: queryInt(1, MAX_EXPORT_LIMIT).optional()
     .openapi({ description: 'At most this many events (newest first); default: all that match' }),
 });
 
