@@ -16,7 +16,7 @@ import { ingestRoutes } from './ingest/routes.ts';
 import { integrityRoutes } from './integrity/routes.ts';
 import { otlpRoutes } from './otlp/routes.ts';
 import { queryRoutes } from './query/routes.ts';
-import { auditReads } from './query/access-log.ts';
+import { auditReads, refuseHeadReads } from './query/access-log.ts';
 import { exportRoutes } from './query/export.ts';
 import { retentionRoutes } from './retention/routes.ts';
 
@@ -67,6 +67,7 @@ export function createApp(services: Services) {
   });
 
   app.use('/api/*', noStore);
+  app.use('/api/*', refuseHeadReads);
   app.use('/api/*', authenticate);
   app.use('/api/*', auditReads);
   app.use('/api/*', services.readRateLimit.middleware);
@@ -107,6 +108,7 @@ function allowedMethods(routes: ReadonlyArray<{ method: string; path: string }>,
     const pattern = new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+')}$`);
     if (pattern.test(path)) methods.add(r.method);
   }
-  if (methods.has('GET')) methods.add('HEAD');
+  // HEAD rides on GET, except under /api where reads must be audited GETs (refuseHeadReads).
+  if (methods.has('GET') && !path.startsWith('/api/')) methods.add('HEAD');
   return [...methods].sort();
 }

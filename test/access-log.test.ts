@@ -166,6 +166,33 @@ describe('audit.accessed', () => {
   });
 });
 
+describe('HEAD', () => {
+  it('every read route answers HEAD with 405 + Allow: GET, runs no read and records nothing', async () => {
+    const admin = await t.token({ scope: 'audit:read audit:admin', sub: 'root' });
+    const listed = ((await (await t.get('/api/v1/audit/activities?limit=1')).json()) as { data: Array<{ id: string }> }).data;
+    await settle();
+    const before = await t.count();
+    const got = await newAccessEvents('acme', async () => {
+      for (const path of [
+        '/api/v1/audit/activities', '/api/v1/audit/activities?user_id=u1', '/api/v1/audit/activities/recent',
+        `/api/v1/audit/activities/${listed[0]!.id}`, '/api/v1/audit/activities/00000000-0000-4000-8000-000000000404',
+        '/api/v1/audit/summary', '/api/v1/audit/export?format=csv', '/api/v1/audit/archives', '/api/v1/audit/integrity',
+      ]) {
+        for (const token of [undefined, admin]) {
+          const res = await t.app.request(path, { method: 'HEAD', headers: token ? { Authorization: `Bearer ${token}` } : {} });
+          expect(res.status, `HEAD ${path}`).toBe(405);
+          expect(res.headers.get('allow'), `HEAD ${path}`).toBe('GET');
+          expect(await res.text()).toBe('');
+        }
+      }
+    });
+    expect(got).toEqual([]);
+    expect(await t.count()).toBe(before);
+    // Probes keep HEAD where nothing is read from the log.
+    expect((await t.app.request('/healthz', { method: 'HEAD' })).status).toBe(200);
+  });
+});
+
 describe('shutdown', () => {
   it('stores pending access events before the writer closes', async () => {
     const database = `t_shutdown_${Date.now()}`;

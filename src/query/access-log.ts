@@ -16,6 +16,7 @@ import type { MiddlewareHandler } from 'hono';
 import { loggableError } from '../store/errors.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { AppEnv } from '../env.ts';
+import { ApiError } from '../errors.ts';
 import type { EventRow } from '../ingest/event.ts';
 import { normalizeEvents } from '../ingest/normalize.ts';
 import { clientIp } from '../ingest/routes.ts';
@@ -210,6 +211,19 @@ export function requestOrigin(c: Parameters<MiddlewareHandler<AppEnv>>[0]): { ip
     requestId: c.get('requestId'),
   };
 }
+
+/**
+ * HEAD under /api is answered 405 (Allow: GET), before authentication. Hono runs a HEAD through
+ * the GET handler and drops the body, so a HEAD of a read by id is an existence check that left
+ * no audit.accessed, and a HEAD of an export would run the whole stream for nothing. Refusing it
+ * is simpler to keep true than auditing a second method everywhere: every read is a GET, and
+ * every GET is audited. Probes that want HEAD have /healthz and /readyz.
+ */
+export const refuseHeadReads: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.method !== 'HEAD') return next();
+  throw new ApiError(405, 'method-not-allowed',
+    `HEAD is not allowed on ${c.req.path}: reads of the audit log are audited, so use GET; allowed: GET.`, { headers: { Allow: 'GET' } });
+};
 
 /**
  * Records every GET under /api once its response is decided: successful reads in the tenant that
