@@ -1,14 +1,12 @@
 // Builds the Hono app from the capability routers. Shared by the server and the tests.
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import { requestId } from 'hono/request-id';
-import { matchedRoutes } from 'hono/route';
 import { analyticsRoutes } from './analytics/routes.ts';
 import { authenticate, noStore } from './auth/middleware.ts';
 import { mountApiDocs } from './docs/routes.ts';
 import { archiveRoutes } from './archive/routes.ts';
 import type { AppEnv, Services } from './env.ts';
-import { ApiError, badRequest, handleError, notFound } from './errors.ts';
+import { ApiError, badRequest, handleError, notFound, routeLabel } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
 import { accessLoggerOf, lazyChild } from './logger.ts';
 import { scrubLogString } from './log-redact.ts';
@@ -87,18 +85,6 @@ export function createApp(services: Services) {
 }
 
 export type App = ReturnType<typeof createApp>;
-
-/**
- * The route template for logs and metric labels (bounded: never the concrete path). When a
- * middleware answered (e.g. 401 from authenticate), it names the route that would have answered,
- * so an ingest 401 counts under the ingest route; nothing matched is "unmatched".
- */
-function routeLabel(c: Context<AppEnv>): string {
-  const routes = matchedRoutes(c);
-  const answered = routes[c.req.routeIndex];
-  if (answered && answered.method !== 'ALL') return answered.path;
-  return routes.find((r) => r.method !== 'ALL')?.path ?? 'unmatched';
-}
 
 /** The methods registered for a path (for 405 + Allow), from the app's own route table. */
 function allowedMethods(routes: ReadonlyArray<{ method: string; path: string }>, path: string): string[] {
