@@ -7,7 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { mintToken } from '../src/auth/jwt.ts';
 import { writeRateLimit } from '../src/auth/rate-limit.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import { createTestService, event, TEST_SECRET, type TestService } from './helpers.ts';
+import { main } from '../src/index.ts';
+import { createTestService, event, TEST_SECRET, testDataDir, type TestService } from './helpers.ts';
 import { attrs, toProtobuf } from './otlp-helpers.ts';
 
 const BUDGET = 100;
@@ -158,6 +159,29 @@ describe('AUDIT_JWT_MAX_TTL', () => {
     await expectRefused(await sign({ exp: now() + 60 }), /iat\\?" claim/);
     await expectRefused(await sign({ iat: now() + 365 * 86_400, exp: now() + 365 * 86_400 + 60 }), /iat\\?" claim/);
     expect(await t.count()).toBe(before);
+  });
+
+  it('`audithouse token` mints within the limit by default and refuses --days past it', async () => {
+    vi.stubEnv('AUDIT_DATA_DIR', testDataDir());
+    vi.stubEnv('AUDIT_JWT_SECRET', TEST_SECRET);
+    vi.stubEnv('AUDIT_JWT_MAX_TTL', String(MAX));
+    const out: string[] = [];
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (out.push(String(s)), true));
+    try {
+      expect(await main(['token', '--tenant', 'acme', '--scope', 'audit:read', '--sub', 'alice'])).toBe(0);
+      const token = out.join('').trim();
+      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { iat: number; exp: number };
+      expect(claims.exp - claims.iat).toBe(MAX);
+      expect((await t.get('/api/v1/audit/activities', { token })).status).toBe(200);
+      out.length = 0;
+      expect(await main(['token', '--tenant', 'acme', '--scope', 'audit:read', '--days', '1'])).toBe(2);
+      expect(out.join('')).toContain('AUDIT_JWT_MAX_TTL');
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+      vi.unstubAllEnvs();
+    }
   });
 
   it('the problem is RFC 9457 and names no part of the token', async () => {

@@ -19,6 +19,7 @@
 // Not blocking: the response never waits for the access event. The price: an access made within
 // the last window before a crash may go unrecorded; shutdown flushes what is pending.
 import type { MiddlewareHandler } from 'hono';
+import { diagnosticError } from '../log-redact.ts';
 import { loggableError } from '../store/errors.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
@@ -143,7 +144,7 @@ export class AccessLog {
       if (redactions > 0) this.metrics?.redactions.inc(redactions);
       return rows;
     } catch (err) {
-      this.log?.error({ err }, 'access log: could not build an audit.accessed event');
+      this.log?.error({ error: diagnosticError(err) }, 'access log: could not build an audit.accessed event');
       return [];
     }
   }
