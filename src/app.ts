@@ -1,14 +1,12 @@
 // Builds the Hono app from the capability routers. Shared by the server and the tests.
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import { requestId } from 'hono/request-id';
-import { matchedRoutes } from 'hono/route';
 import { analyticsRoutes } from './analytics/routes.ts';
 import { authenticate, noStore } from './auth/middleware.ts';
 import { mountApiDocs } from './docs/routes.ts';
 import { archiveRoutes } from './archive/routes.ts';
 import type { AppEnv, Services } from './env.ts';
-import { ApiError, badRequest, handleError, notFound } from './errors.ts';
+import { ApiError, badRequest, handleError, notFound, routeLabel } from './errors.ts';
 import { healthRoutes } from './health/routes.ts';
 import { accessLoggerOf, lazyChild } from './logger.ts';
 import { scrubLogString } from './log-redact.ts';
@@ -16,7 +14,7 @@ import { ingestRoutes } from './ingest/routes.ts';
 import { integrityRoutes } from './integrity/routes.ts';
 import { otlpRoutes } from './otlp/routes.ts';
 import { queryRoutes } from './query/routes.ts';
-import { auditReads } from './query/access-log.ts';
+import { auditReads, refuseHeadReads } from './query/access-log.ts';
 import { exportRoutes } from './query/export.ts';
 import { retentionRoutes } from './retention/routes.ts';
 
@@ -67,6 +65,7 @@ export function createApp(services: Services) {
   });
 
   app.use('/api/*', noStore);
+  app.use('/api/*', refuseHeadReads);
   app.use('/api/*', authenticate);
   app.use('/api/*', auditReads);
   app.use('/api/*', services.readRateLimit.middleware);
@@ -87,18 +86,6 @@ export function createApp(services: Services) {
 
 export type App = ReturnType<typeof createApp>;
 
-/**
- * The route template for logs and metric labels (bounded: never the concrete path). When a
- * middleware answered (e.g. 401 from authenticate), it names the route that would have answered,
- * so an ingest 401 counts under the ingest route; nothing matched is "unmatched".
- */
-function routeLabel(c: Context<AppEnv>): string {
-  const routes = matchedRoutes(c);
-  const answered = routes[c.req.routeIndex];
-  if (answered && answered.method !== 'ALL') return answered.path;
-  return routes.find((r) => r.method !== 'ALL')?.path ?? 'unmatched';
-}
-
 /** The methods registered for a path (for 405 + Allow), from the app's own route table. */
 function allowedMethods(routes: ReadonlyArray<{ method: string; path: string }>, path: string): string[] {
   const methods = new Set<string>();
@@ -107,6 +94,7 @@ function allowedMethods(routes: ReadonlyArray<{ method: string; path: string }>,
     const pattern = new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+')}$`);
     if (pattern.test(path)) methods.add(r.method);
   }
-  if (methods.has('GET')) methods.add('HEAD');
+  // HEAD rides on GET, except under /api where reads must be audited GETs (refuseHeadReads).
+  if (methods.has('GET') && !path.startsWith('/api/')) methods.add('HEAD');
   return [...methods].sort();
 }

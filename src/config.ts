@@ -81,6 +81,10 @@ const EnvSchema = z.object({
   AUDIT_JWKS_URL: optionalString.pipe(z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }).optional()),
   AUDIT_JWT_ISSUER: optionalString,
   AUDIT_JWT_AUDIENCE: optionalString,
+  // Longest token lifetime accepted (exp - iat, seconds); when set, a token without iat or exp is
+  // refused too. Unset: no limit beyond exp itself.
+  AUDIT_JWT_MAX_TTL: z.coerce.number({ message: 'expected a number of seconds' }).int('expected whole seconds')
+    .min(1, 'must be at least 1 second').max(10 * 366 * 86_400, 'must be at most 10 years').optional(),
   // Minimum time between JWKS refetches triggered by an unknown `kid` (rotation vs. refetch storms).
   AUDIT_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
 
@@ -99,6 +103,9 @@ const EnvSchema = z.object({
 
   // Reads per minute per token identity (tenant + sub) on GET /api/*; 0 turns the limit off.
   AUDIT_READ_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  // Events per minute per tenant, on every ingest path (native and OTLP); 0 turns the limit off.
+  AUDIT_WRITE_RATE_LIMIT: z.coerce.number({ message: 'expected a number of events per minute' }).int('expected a whole number')
+    .min(0, 'must be 0 (off) or more').max(1_000_000_000).default(0),
   // Reading is audited (audit.accessed events); identical reads within the window are coalesced.
   AUDIT_ACCESS_LOG_ENABLED: bool(true),
   AUDIT_ACCESS_LOG_WINDOW_MS: z.coerce.number().int().min(10).max(60_000).default(2_000),
@@ -178,8 +185,11 @@ export interface Config {
     issuer: string | undefined;
     audience: string | undefined;
     jwksCooldownMs: number;
+    /** AUDIT_JWT_MAX_TTL: longest exp - iat accepted, seconds (undefined: no limit). */
+    maxTtlS: number | undefined;
   };
-  limits: { readRatePerMinute: number };
+  /** Per minute; 0 = off. Reads: per token identity; writes: events per tenant. */
+  limits: { readRatePerMinute: number; writeEventsPerMinute: number };
   accessLog: { enabled: boolean; windowMs: number };
   ingest: { batchMaxRows: number; batchMaxWaitMs: number; batchLingerMs: number; trustProxy: boolean; redactKeys: string[]; maxQueuedRows: number };
   /** Activity types with their own metric label; undefined = the built-in list. */
@@ -272,8 +282,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       issuer: e.AUDIT_JWT_ISSUER,
       audience: e.AUDIT_JWT_AUDIENCE,
       jwksCooldownMs: e.AUDIT_JWKS_COOLDOWN_MS,
+      maxTtlS: e.AUDIT_JWT_MAX_TTL,
     },
-    limits: { readRatePerMinute: e.AUDIT_READ_RATE_LIMIT },
+    limits: { readRatePerMinute: e.AUDIT_READ_RATE_LIMIT, writeEventsPerMinute: e.AUDIT_WRITE_RATE_LIMIT },
     accessLog: { enabled: e.AUDIT_ACCESS_LOG_ENABLED, windowMs: e.AUDIT_ACCESS_LOG_WINDOW_MS },
     ingest: {
       batchMaxRows: e.AUDIT_BATCH_MAX_ROWS,

@@ -8,7 +8,7 @@ import type { BatchWriter } from './ingest/writer.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { AccessLog } from './query/access-log.ts';
-import type { ReadRateLimit } from './auth/rate-limit.ts';
+import type { ReadRateLimit, WriteRateLimit } from './auth/rate-limit.ts';
 import type { RetentionJob } from './retention/job.ts';
 import type { Store } from './store/client.ts';
 
@@ -24,6 +24,8 @@ export interface Services {
   accessLog?: AccessLog;
   /** Per-caller limit on GET /api/* (src/auth/rate-limit.ts). */
   readRateLimit: ReadRateLimit;
+  /** Per-tenant events per minute on every ingest path (src/auth/rate-limit.ts). */
+  writeRateLimit: WriteRateLimit;
   /** The retention/archive job (runs on a timer only under `serve`). */
   retention: RetentionJob;
   integrity: Integrity;

@@ -2,9 +2,11 @@
 // problem+json. Handlers throw ApiError; nothing else decides status codes.
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { matchedRoutes } from 'hono/route';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppEnv } from './env.ts';
-import { StoreError, loggableError } from './store/errors.ts';
+import { diagnosticError } from './log-redact.ts';
+import { StoreError } from './store/errors.ts';
 
 export interface FieldError {
   /** Index of the event in the request body (batches), when the error is about one event. */
@@ -91,12 +93,27 @@ export function handleError(err: unknown, c: Context<AppEnv>): Response {
     return problemResponse(c, new ApiError(status, code, err.message || TITLES[status] || 'HTTP error'));
   }
   const log = c.get('log');
+  // Enough to diagnose from the log alone (class, ClickHouse code, message, stack, where), but
+  // value-free: a store error quotes the rows it refused and the filters it was given. Under
+  // `error`, not `err`: pino's err serializer would rebuild it from the raw error chain.
+  const where = { method: c.req.method, route: routeLabel(c) };
   if (err instanceof StoreError && err.retryable) {
     // The store is down or overloaded: a condition to wait out, not a bug in the request.
-    log?.warn({ err: loggableError(err) }, 'store unavailable');
+    log?.warn({ error: diagnosticError(err), ...where }, 'store unavailable');
     return problemResponse(c, new ApiError(503, 'store-unavailable', 'The audit store is temporarily unavailable; retry later.', { headers: { 'Retry-After': '5' } }));
   }
-  // A store error's message can quote the rows it refused (personal data): log its kind only.
-  log?.error({ err: err instanceof StoreError ? loggableError(err) : err }, 'unhandled error');
+  log?.error({ error: diagnosticError(err), ...where }, 'unhandled error');
   return problemResponse(c, new ApiError(500, 'internal', 'An unexpected error occurred; it has been logged with this request_id.'));
+}
+
+/**
+ * The route template for logs and metric labels (bounded: never the concrete path). When a
+ * middleware answered (e.g. 401 from authenticate), it names the route that would have answered,
+ * so an ingest 401 counts under the ingest route; nothing matched is "unmatched".
+ */
+export function routeLabel(c: Context<AppEnv>): string {
+  const routes = matchedRoutes(c);
+  const answered = routes[c.req.routeIndex];
+  if (answered && answered.method !== 'ALL') return answered.path;
+  return routes.find((r) => r.method !== 'ALL')?.path ?? 'unmatched';
 }

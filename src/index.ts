@@ -104,9 +104,15 @@ const commands: Record<string, Command> = {
       process.stderr.write('tokens can only be minted with AUDIT_JWT_SECRET (or the dev secret); with AUDIT_JWKS_URL your identity provider issues them\n');
       return 2;
     }
-    const days = values.days ? Number(values.days) : 30;
+    const maxTtlS = config.jwt.maxTtlS;
+    // Default 30 days, or AUDIT_JWT_MAX_TTL when shorter: the service would refuse a longer token.
+    const days = values.days ? Number(values.days) : Math.min(30, (maxTtlS ?? Infinity) / 86400);
     if (!Number.isFinite(days) || days <= 0 || days > 3650) {
       process.stderr.write('--days must be a number of days between 1 and 3650\n');
+      return 2;
+    }
+    if (maxTtlS !== undefined && Math.round(days * 86400) > maxTtlS) {
+      process.stderr.write(`--days ${days} is longer than AUDIT_JWT_MAX_TTL (${maxTtlS} s): the service would refuse the token\n`);
       return 2;
     }
     const token = await mintToken(secret, {

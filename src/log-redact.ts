@@ -4,6 +4,7 @@
 // same credential patterns the ingest redactor uses; sensitive keys lose their values.
 import type { pino } from 'pino';
 import { createRedactor, REDACTED } from './ingest/redact.ts';
+import { clickhouseCode, isRetryable, StoreError } from './store/errors.ts';
 
 const LOG_SECRET_KEYS = ['authorization', 'cookie', 'password', 'passwd', 'secret', 'token', 'api_key', 'apikey', 'private_key', 'credential'];
 const redactor = createRedactor(LOG_SECRET_KEYS);
@@ -64,3 +65,48 @@ export const logScrubbing = {
     },
   },
 };
+
+const MAX_MESSAGE_CHARS = 2_000;
+const MAX_STACK_FRAMES = 25;
+const MAX_CAUSES = 3;
+
+/**
+ * An error message with the values it may quote taken out. ClickHouse quotes the offending input
+ * ("Cannot parse string 'x' as UInt32", "Column values: description = 'x'"), JSON.parse quotes
+ * the body, and our own messages interpolate values in quotes: every '…' or "…" literal becomes
+ * '?' and a "Column values:" tail is dropped. Backquoted identifiers (tables, constraints) stay:
+ * they name the schema, not the data. Tokens are scrubbed as everywhere else.
+ */
+export function valueFreeMessage(message: string): string {
+  const stripped = message
+    .replace(/Column values:[\s\S]*$/, 'Column values: [omitted]')
+    .replace(/'(?:[^'\\]|\\.|'')*'?/g, "'?'")
+    .replace(/"(?:[^"\\]|\\.)*"?/g, '"?"');
+  const s = scrubLogString(stripped);
+  return s.length > MAX_MESSAGE_CHARS ? `${s.slice(0, MAX_MESSAGE_CHARS)}…` : s;
+}
+
+/**
+ * What an operator needs to diagnose an unexpected error, for a log line: its name and class,
+ * the ClickHouse (or errno) code, whether it is retryable, the value-free message, the stack
+ * frames (their first line repeats the message, so it is rebuilt from the value-free one) and
+ * the chain of causes. The error object itself is never logged: its own fields may hold rows.
+ */
+export function diagnosticError(err: unknown, depth = 0): Record<string, unknown> {
+  if (!(err instanceof Error)) return { type: typeof err };
+  const message = valueFreeMessage(err.message);
+  const frames = (err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)).slice(0, MAX_STACK_FRAMES);
+  const errno = (err as NodeJS.ErrnoException).code;
+  const code = clickhouseCode(err) ?? (typeof errno === 'string' || typeof errno === 'number' ? String(errno) : undefined);
+  const out: Record<string, unknown> = {
+    type: err.name,
+    class: err.constructor?.name ?? 'Error',
+    ...(code !== undefined ? { code } : {}),
+    retryable: isRetryable(err),
+    ...(err instanceof StoreError ? { operation: err.operation } : {}),
+    message,
+    stack: [`${err.name}: ${message}`, ...frames.map((f) => scrubLogString(f))].join('\n'),
+  };
+  if (err.cause !== undefined && depth < MAX_CAUSES) out.cause = diagnosticError(err.cause, depth + 1);
+  return out;
+}

@@ -52,7 +52,7 @@ export async function serve(config: Config, opts: { timeouts?: Partial<ServerTim
   log.info({ port, store: services.store.kind, database: services.store.database }, 'audithouse listening');
 
   const { dev } = resolveJwtSecret(config);
-  if (dev) await printDevWelcome(dev.secret, dev.file, port);
+  if (dev) await printDevWelcome(dev.secret, dev.file, port, config.jwt.maxTtlS);
 
   // Graceful stop: no new connections, new posts refused (503 + Connection: close), queued
   // batches made durable, the spool replayed for at most half the shutdown timeout (what is
@@ -75,13 +75,16 @@ export async function serve(config: Config, opts: { timeouts?: Partial<ServerTim
   return { close, port, server, services };
 }
 
-async function printDevWelcome(secret: string, file: string, port: number) {
-  const token = await mintToken(secret, { tenant: 'default', scope: 'audit:read audit:write audit:admin', sub: 'dev-admin' });
+async function printDevWelcome(secret: string, file: string, port: number, maxTtlS: number | undefined) {
+  // Within AUDIT_JWT_MAX_TTL when one is set, or the printed token would be refused.
+  const lifetimeS = Math.min(30 * 86_400, maxTtlS ?? Infinity);
+  const validFor = lifetimeS % 86_400 === 0 ? `${lifetimeS / 86_400} days` : `${lifetimeS} seconds`;
+  const token = await mintToken(secret, { tenant: 'default', scope: 'audit:read audit:write audit:admin', sub: 'dev-admin', expiresIn: lifetimeS });
   const base = `http://localhost:${port}`;
   // Printed on purpose, to the terminal only: a development secret exists to be used at once.
   process.stdout.write(`
   No AUDIT_JWT_SECRET or AUDIT_JWKS_URL set: using a development secret (${file}).
-  An admin token for tenant "default", valid 30 days:
+  An admin token for tenant "default", valid ${validFor}:
 
     export TOKEN=${token}
 

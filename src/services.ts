@@ -1,6 +1,6 @@
 // Wires the long-lived parts of one service instance: store, migrations, spool, writer, verifier.
 import { createVerifier, resolveJwtSecret } from './auth/jwt.ts';
-import { readRateLimit } from './auth/rate-limit.ts';
+import { readRateLimit, writeRateLimit } from './auth/rate-limit.ts';
 import { AccessLog } from './query/access-log.ts';
 import type { Config } from './config.ts';
 import type { Services } from './env.ts';
@@ -57,6 +57,7 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
   const redactor = createRedactor(config.ingest.redactKeys);
   const accessLog = new AccessLog(writer, redactor, { ...config.accessLog }, log, metrics);
   const rateLimit = readRateLimit(config.limits.readRatePerMinute);
+  const writeLimit = writeRateLimit(config.limits.writeEventsPerMinute);
   if (config.jwt.jwksUrl && !/^https:|^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/)/.test(config.jwt.jwksUrl)) {
     log.warn({ jwks: config.jwt.jwksUrl }, 'AUDIT_JWKS_URL is plain http: signing keys can be swapped in transit; use https');
   }
@@ -73,6 +74,7 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
     redactor,
     accessLog,
     readRateLimit: rateLimit,
+    writeRateLimit: writeLimit,
     storageSize,
     retention,
     integrity,
@@ -80,6 +82,7 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
       await retention.idle();
       await storageSize.stop();
       rateLimit.shutdown();
+      writeLimit.shutdown();
       await accessLog.close(); // before the writer closes: pending access events are stored
       await writer.close(o);
       await integrity.close().catch((err: unknown) => log.error({ err }, 'sealing the hash chains failed'));

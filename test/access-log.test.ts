@@ -6,7 +6,7 @@ import { createApp } from '../src/app.ts';
 import { mintToken } from '../src/auth/jwt.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
-import { MAX_DISTINCT } from '../src/query/access-log.ts';
+import { MAX_DISTINCT, MAX_DISTINCT_PER_CALLER } from '../src/query/access-log.ts';
 import { startServices } from '../src/services.ts';
 import { Store } from '../src/store/client.ts';
 import { createTestService, event, testDataDir, TEST_SECRET, type TestService } from './helpers.ts';
@@ -28,6 +28,10 @@ interface AccessEvent {
     reader_tenant: string;
     suppressed_reads?: number;
     completed?: boolean;
+    endpoints?: Record<string, number>;
+    statuses?: Record<string, number>;
+    filter_sets?: Array<{ endpoint: string; filters: Record<string, string>; reads: number }>;
+    unlisted_reads?: number;
   };
 }
 
@@ -151,18 +155,115 @@ describe('audit.accessed', () => {
     expect(got[0]!.details.filters.q).toBe('[REDACTED]');
   });
 
-  it('past the distinct-read cap, further reads collapse into one summary per tenant', async () => {
+  it('past a caller\'s distinct-read budget, its further reads collapse into one summary naming endpoints and filters', async () => {
     const principal = { sub: 'scanner', tenantId: 'acme', scopes: new Set(['audit:read']) };
     const got = await newAccessEvents('acme', async () => {
-      for (let i = 0; i < MAX_DISTINCT + 250; i++) {
+      for (let i = 0; i < MAX_DISTINCT_PER_CALLER + 250; i++) {
         t.services.accessLog!.record({
-          tenant: 'acme', reader: principal, endpoint: 'GET /api/v1/audit/activities', filters: { user_id: `probe-${i}` },
+          tenant: 'acme', reader: principal, endpoint: i % 2 ? 'GET /api/v1/audit/activities' : 'GET /api/v1/audit/export', filters: { user_id: `probe-${i}` },
           rows: 0, status: 200, ip: '', userAgent: 'scanner', requestId: `r${i}`, at: Date.now(),
         });
       }
     });
-    expect(got).toHaveLength(MAX_DISTINCT + 1);
-    expect(got.filter((e) => e.details.suppressed_reads !== undefined).map((e) => e.details.suppressed_reads)).toEqual([250]);
+    expect(got).toHaveLength(MAX_DISTINCT_PER_CALLER + 1);
+    const summary = got.find((e) => e.details.suppressed_reads !== undefined)!;
+    expect(summary).toMatchObject({ user_id: 'scanner', outcome: 'success', severity: 'MEDIUM' });
+    expect(summary.details).toMatchObject({
+      suppressed_reads: 250, endpoint: '*', statuses: { 200: 250 },
+      endpoints: { 'GET /api/v1/audit/activities': 125, 'GET /api/v1/audit/export': 125 },
+    });
+    // The first filter sets are listed (bounded), the rest counted.
+    expect(summary.details.filter_sets![0]).toEqual({ endpoint: 'GET /api/v1/audit/export', filters: { user_id: `probe-${MAX_DISTINCT_PER_CALLER}` }, reads: 1 });
+    expect(summary.details.filter_sets!.length + summary.details.unlisted_reads!).toBe(250);
+    expect(summary.details.filter_sets!.length).toBeLessThanOrEqual(20);
+  });
+
+  it('a tenant\'s callers together keep at most MAX_DISTINCT distinct reads per window, then are summarised', async () => {
+    const callers = MAX_DISTINCT / MAX_DISTINCT_PER_CALLER + 2;
+    const got = await newAccessEvents('acme', async () => {
+      for (let c = 0; c < callers; c++) {
+        const reader = { sub: `svc-${c}`, tenantId: 'acme', scopes: new Set(['audit:read']) };
+        for (let i = 0; i < MAX_DISTINCT_PER_CALLER; i++) {
+          t.services.accessLog!.record({
+            tenant: 'acme', reader, endpoint: 'GET /api/v1/audit/activities', filters: { q: `c${c}-${i}` },
+            rows: 0, status: 200, ip: '', userAgent: '', requestId: `r${c}-${i}`, at: Date.now(),
+          });
+        }
+      }
+    });
+    const summaries = got.filter((e) => e.details.suppressed_reads !== undefined);
+    expect(got.length - summaries.length).toBe(MAX_DISTINCT);
+    expect(summaries.map((s) => [s.user_id, s.details.suppressed_reads])).toEqual([[`svc-${callers - 2}`, MAX_DISTINCT_PER_CALLER], [`svc-${callers - 1}`, MAX_DISTINCT_PER_CALLER]]);
+  });
+
+  it('a flood of refused reads from one tenant starves neither another tenant nor its own accepted reads', async () => {
+    const flooder = await t.token({ tenant: 'acme', sub: 'mallory', scope: 'audit:read' });
+    const victim = await t.token({ tenant: 'globex', sub: 'bob', scope: 'audit:read' });
+    await settle();
+    const before = await t.count();
+    const globexBefore = (await accessEvents('globex')).length;
+    const acmeBefore = (await accessEvents('acme')).length;
+    // ~1,100 cheap 403s within one window (the window is 60 s here), each a distinct read.
+    const FLOOD = 1_100;
+    for (let i = 0; i < FLOOD; i += 50) {
+      const batch = await Promise.all(Array.from({ length: 50 }, (_, j) => t.get(`/api/v1/audit/activities?tenant_id=victim-${i + j}`, { token: flooder })));
+      expect(batch.every((r) => r.status === 403)).toBe(true);
+    }
+    const exported = await t.get('/api/v1/audit/export?format=ndjson&severity=LOW', { token: victim });
+    expect(exported.status).toBe(200);
+    const exportedRows = (await exported.text()).split('\n').filter(Boolean).length;
+    expect((await t.get('/api/v1/audit/activities?user_id=u1', { token: flooder })).status).toBe(200);
+    await settle();
+
+    // The other tenant's export: recorded in full, with endpoint and filters.
+    const globex = (await accessEvents('globex')).slice(globexBefore);
+    expect(globex).toHaveLength(1);
+    expect(globex[0]).toMatchObject({
+      tenant_id: 'globex', user_id: 'bob', action: 'export', outcome: 'success',
+      details: { endpoint: 'GET /api/v1/audit/export', filters: { format: 'ndjson', severity: 'LOW' }, row_count: exportedRows, reader_tenant: 'globex' },
+    });
+    // The flooder's own accepted read: in full, too.
+    const acme = (await accessEvents('acme')).slice(acmeBefore);
+    expect(acme.find((e) => e.details.status === 200)).toMatchObject({ user_id: 'mallory', details: { endpoint: 'GET /api/v1/audit/activities', filters: { user_id: 'u1' } } });
+    // The flood: its budget of distinct refused reads, then one summary saying what it covers.
+    const refused = acme.filter((e) => e.outcome === 'failure');
+    expect(refused).toHaveLength(MAX_DISTINCT_PER_CALLER + 1);
+    const summary = refused.find((e) => e.details.suppressed_reads !== undefined)!;
+    expect(summary.details).toMatchObject({
+      suppressed_reads: FLOOD - MAX_DISTINCT_PER_CALLER, endpoint: 'GET /api/v1/audit/activities',
+      statuses: { 403: FLOOD - MAX_DISTINCT_PER_CALLER }, reader_tenant: 'acme',
+    });
+    expect(summary.details.filter_sets![0]!.filters).toEqual({ tenant_id: `victim-${MAX_DISTINCT_PER_CALLER}` });
+    // Nothing of the flood landed outside the flooder's tenant, and it stayed bounded.
+    expect(globex.every((e) => e.details.reader_tenant === 'globex')).toBe(true);
+    expect(await t.count()).toBe(before + MAX_DISTINCT_PER_CALLER + 1 + 1 + 1);
+  });
+});
+
+describe('HEAD', () => {
+  it('every read route answers HEAD with 405 + Allow: GET, runs no read and records nothing', async () => {
+    const admin = await t.token({ scope: 'audit:read audit:admin', sub: 'root' });
+    const listed = ((await (await t.get('/api/v1/audit/activities?limit=1')).json()) as { data: Array<{ id: string }> }).data;
+    await settle();
+    const before = await t.count();
+    const got = await newAccessEvents('acme', async () => {
+      for (const path of [
+        '/api/v1/audit/activities', '/api/v1/audit/activities?user_id=u1', '/api/v1/audit/activities/recent',
+        `/api/v1/audit/activities/${listed[0]!.id}`, '/api/v1/audit/activities/00000000-0000-4000-8000-000000000404',
+        '/api/v1/audit/summary', '/api/v1/audit/export?format=csv', '/api/v1/audit/archives', '/api/v1/audit/integrity',
+      ]) {
+        for (const token of [undefined, admin]) {
+          const res = await t.app.request(path, { method: 'HEAD', headers: token ? { Authorization: `Bearer ${token}` } : {} });
+          expect(res.status, `HEAD ${path}`).toBe(405);
+          expect(res.headers.get('allow'), `HEAD ${path}`).toBe('GET');
+          expect(await res.text()).toBe('');
+        }
+      }
+    });
+    expect(got).toEqual([]);
+    expect(await t.count()).toBe(before);
+    // Probes keep HEAD where nothing is read from the log.
+    expect((await t.app.request('/healthz', { method: 'HEAD' })).status).toBe(200);
   });
 });
 

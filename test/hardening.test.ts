@@ -99,17 +99,18 @@ describe('methods', () => {
   it('answers a wrong method on a known path with 405 and Allow', async () => {
     const res = await t.app.request('/api/v1/audit/activities', { method: 'DELETE', headers: { Authorization: `Bearer ${await t.token()}` } });
     expect(res.status).toBe(405);
-    expect(res.headers.get('allow')).toBe('GET, HEAD, POST');
+    // No HEAD under /api: reads must be audited GETs (test/access-log.test.ts).
+    expect(res.headers.get('allow')).toBe('GET, POST');
     expect(res.headers.get('content-type')).toContain('application/problem+json');
     const health = await t.app.request('/healthz', { method: 'POST' });
     expect(health.status).toBe(405);
     expect((await t.app.request('/nope', { method: 'DELETE' })).status).toBe(404);
   });
 
-  it('HEAD on export answers headers without wedging later exports; concurrent exports work', async () => {
+  it('HEAD on export is refused (405) without wedging later exports; concurrent exports work', async () => {
     const head = await t.app.request('/api/v1/audit/export?format=csv', { method: 'HEAD', headers: { Authorization: `Bearer ${await t.token()}` } });
-    expect(head.status).toBe(200);
-    expect(head.headers.get('content-type')).toContain('text/csv');
+    expect(head.status).toBe(405);
+    expect(head.headers.get('allow')).toBe('GET');
     const [a, b] = await Promise.all([t.get('/api/v1/audit/export?format=ndjson'), t.get('/api/v1/audit/export?format=csv')]);
     expect(a.status).toBe(200);
     expect(b.status).toBe(200);

@@ -3,13 +3,14 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { readTenant, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { problemResponses } from '../openapi.ts';
+import { queryInt } from '../params.ts';
 import { AuditSummary, summarize } from './summary.ts';
 import { MAX_SUMMARY_DAYS } from './views.ts';
 
 const SummaryQuery = z.strictObject({
-  days: z.coerce.number().int().min(1).max(MAX_SUMMARY_DAYS).default(7)
+  days: queryInt(1, MAX_SUMMARY_DAYS).default(7)
     .openapi({ description: `Whole UTC days counted, today included (1-${MAX_SUMMARY_DAYS})`, example: 7 }),
-  top: z.coerce.number().int().min(1).max(100).default(10)
+  top: queryInt(1, 100).default(10)
     .openapi({ description: 'Entries in top_users and top_resources (1-100)', example: 10 }),
   tenant_id: z.string().min(1).max(128).optional().openapi({ description: 'Another tenant to read; audit:admin only' }),
 });

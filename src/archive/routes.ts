@@ -4,6 +4,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { problemResponses } from '../openapi.ts';
+import { queryInt, seqCursor } from '../params.ts';
 import { listArchives } from './catalog.ts';
 
 export const ArchiveSchema = z
@@ -39,8 +40,8 @@ const listRoute = createRoute({
   middleware: [requireScope('audit:admin')] as const,
   request: {
     query: z.strictObject({
-      limit: z.coerce.number().int().min(1).max(1000).default(100),
-      cursor: z.string().regex(/^\d{1,18}$/, 'must be the next_cursor of the previous page').optional(),
+      limit: queryInt(1, 1000).default(100),
+      cursor: seqCursor.optional(),
     }),
   },
   responses: {

@@ -38,6 +38,8 @@ export interface VerifierOptions {
   jwksCooldownMs?: number | undefined;
   /** How long fetched JWKS keys are trusted without refetching (default 10 min). */
   jwksMaxAgeMs?: number | undefined;
+  /** Longest lifetime (exp - iat, seconds) accepted; when set, iat and exp are required. */
+  maxTtlS?: number | undefined;
 }
 
 /** The key source could not be reached: not the caller's fault, so 503 rather than 401. */
@@ -88,7 +90,7 @@ export function createVerifier(opts: VerifierOptions): TokenVerifier {
         ({ payload } = await jwtVerify(token, key as Uint8Array, {
           algorithms,
           clockTolerance: CLOCK_TOLERANCE_S,
-          requiredClaims: ['exp', 'sub'],
+          requiredClaims: opts.maxTtlS !== undefined ? ['exp', 'sub', 'iat'] : ['exp', 'sub'],
           ...(opts.issuer ? { issuer: opts.issuer } : {}),
           ...(opts.audience ? { audience: opts.audience } : {}),
         }));
@@ -97,6 +99,10 @@ export function createVerifier(opts: VerifierOptions): TokenVerifier {
           throw new ApiError(503, 'auth-unavailable', 'The token signing keys cannot be fetched right now; retry shortly.', { headers: { 'Retry-After': '5' } });
         }
         throw unauthorized(describeJoseError(err));
+      }
+      if (opts.maxTtlS !== undefined) {
+        const problem = lifetimeProblem(payload, opts.maxTtlS);
+        if (problem) throw unauthorized(problem);
       }
       const principal = principalFrom(payload);
       const until = Math.min(Date.now() + VERIFIED_CACHE_MS, typeof payload.exp === 'number' ? payload.exp * 1000 : 0);
@@ -109,6 +115,21 @@ export function createVerifier(opts: VerifierOptions): TokenVerifier {
 
 const VERIFIED_CACHE_MS = 60_000;
 const VERIFIED_CACHE_MAX = 10_000;
+
+/**
+ * Why a token lives longer than AUDIT_JWT_MAX_TTL allows, if it does. A leaked long-lived token is
+ * a standing credential; the limit makes the issuer's choice checkable here. `iat` in the future
+ * is refused too: otherwise a token could state a short exp - iat and still live for years.
+ */
+export function lifetimeProblem(payload: JWTPayload, maxTtlS: number, nowS = Date.now() / 1000): string | undefined {
+  const { iat, exp } = payload;
+  if (typeof iat !== 'number' || typeof exp !== 'number') return 'The bearer token must carry "iat" and "exp" claims (this service limits token lifetimes).';
+  if (iat > nowS + CLOCK_TOLERANCE_S) return 'The bearer token\'s "iat" claim is in the future.';
+  if (exp - iat > maxTtlS) {
+    return `The bearer token is valid for ${Math.round(exp - iat)} s (exp - iat); this service accepts at most ${maxTtlS} s (AUDIT_JWT_MAX_TTL). Ask the issuer for a shorter-lived token.`;
+  }
+  return undefined;
+}
 
 /** Says why a token was refused without echoing any part of it. */
 function describeJoseError(err: unknown): string {

@@ -39,3 +39,56 @@ export function readRateLimit(perMinute: number): ReadRateLimit {
   }) as MiddlewareHandler<AppEnv>;
   return { middleware, shutdown: () => store.shutdown() };
 }
+
+export interface WriteRateLimit {
+  /** The budget in events per minute per tenant (0: off). */
+  readonly perMinute: number;
+  /**
+   * Counts `events` against the tenant's budget of the current minute, or throws a 429 with
+   * Retry-After and charges nothing when they do not fit (so a client may retry a smaller batch).
+   */
+  charge(tenant: string, events: number): void;
+  /** Gives back what a write that then failed was charged (it stored nothing). */
+  refund(tenant: string, events: number): void;
+  shutdown(): void;
+}
+
+/**
+ * Per-tenant write budget in events per minute (AUDIT_WRITE_RATE_LIMIT), for every ingest path
+ * (native JSON/NDJSON and OTLP). Same library, store and window as the read limit, but the unit
+ * is events, not requests: a 10,000-event batch costs 10,000, so batching cannot dodge it. It is
+ * charged once the events are known and valid, right before they are written, which a request
+ * middleware could not do (the count is in the body). Keyed by the token's tenant: every
+ * service of a tenant shares its budget, one tenant flooding cannot slow another's writes.
+ */
+export function writeRateLimit(perMinute: number): WriteRateLimit {
+  if (perMinute <= 0) return { perMinute: 0, charge() {}, refund() {}, shutdown() {} };
+  const store = new MemoryStore();
+  // The store only reads windowMs from the middleware options it is normally given.
+  store.init({ windowMs: WINDOW_MS } as Parameters<MemoryStore['init']>[0]);
+  return {
+    perMinute,
+    charge(tenant, events) {
+      if (events <= 0) return;
+      const now = Date.now();
+      const current = store.get(tenant);
+      const live = current?.resetTime && current.resetTime.getTime() > now ? current : undefined;
+      const used = live?.totalHits ?? 0;
+      if (used + events > perMinute) {
+        const seconds = live?.resetTime ? Math.max(1, Math.ceil((live.resetTime.getTime() - now) / 1000)) : WINDOW_MS / 1000;
+        const left = Math.max(0, perMinute - used);
+        const detail = events > perMinute
+          ? `This request holds ${events} events, more than the tenant's whole write budget of ${perMinute} events per minute; send it in batches of at most ${perMinute}.`
+          : `The tenant's write budget is ${perMinute} events per minute; ${left} left in this minute, this request holds ${events}. Nothing was stored; retry after ${seconds} s.`;
+        throw new ApiError(429, 'write-rate-limited', detail, {
+          headers: { 'Retry-After': String(seconds), 'RateLimit-Limit': String(perMinute), 'RateLimit-Remaining': String(left) },
+        });
+      }
+      for (let i = 0; i < events; i++) store.increment(tenant);
+    },
+    refund(tenant, events) {
+      for (let i = 0; i < events; i++) store.decrement(tenant);
+    },
+    shutdown: () => store.shutdown(),
+  };
+}

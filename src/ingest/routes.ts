@@ -74,11 +74,19 @@ export function writeRefusal(err: unknown): ApiError | undefined {
   return undefined;
 }
 
-/** Writes rows durably (resolves once stored or spooled); a refusal becomes its 429/503/413. */
+/**
+ * Writes rows durably (resolves once stored or spooled); a refusal becomes its 429/503/413.
+ * Every ingest path comes through here, so the tenant's write budget (AUDIT_WRITE_RATE_LIMIT) is
+ * charged here, per event, before anything is written; a write that fails gives it back.
+ */
 export async function storeRows(c: Context<AppEnv>, rows: EventRow[], minted: boolean[]): Promise<void> {
+  const { writer, writeRateLimit } = c.get('services');
+  const tenant = c.get('principal').tenantId;
+  writeRateLimit.charge(tenant, rows.length);
   try {
-    await c.get('services').writer.write(rows, { minted });
+    await writer.write(rows, { minted });
   } catch (err) {
+    writeRateLimit.refund(tenant, rows.length);
     const refusal = writeRefusal(err);
     if (!refusal) c.get('services').metrics.ingestRejected.inc({ reason: 'store-error' });
     throw refusal ?? err;

@@ -5,17 +5,24 @@
 // No recursion storm: an access event is written straight to the writer, never through HTTP, so
 // storing it triggers no read. Reads of access events do create access events, but never more
 // than one per distinct read: identical reads (same tenant, reader, endpoint, filters, outcome)
-// within a window are coalesced into one event that counts them (`reads`, `row_count`), and a
-// window holds at most MAX_DISTINCT distinct reads; past that, a tenant's further reads collapse
-// into one summary event with `suppressed_reads`. So a dashboard polling its own access log adds
-// at most one event per window, not a cascade.
+// within a window are coalesced into one event that counts them (`reads`, `row_count`).
+//
+// Bounded, and fair: distinct reads cost one stored event each, so each window has budgets of
+// them, per caller (reader tenant + sub) within a tenant and per tenant, and separately for
+// accepted and refused reads. Past its budget a caller's further reads collapse into one summary
+// event that still names the endpoints, statuses and (bounded) filter sets it covers. So a caller
+// flooding cheap 403s fills only its own refused budget: another caller's reads, its own accepted
+// reads and every other tenant's reads are still recorded in full. (Before, one global budget of
+// 1,000 let ~1,100 refused reads from one tenant reduce another tenant's export to "1 further
+// read(s)".) Memory is bounded too: when a window holds MAX_PENDING entries it is written early.
 //
 // Not blocking: the response never waits for the access event. The price: an access made within
 // the last window before a crash may go unrecorded; shutdown flushes what is pending.
 import type { MiddlewareHandler } from 'hono';
+import { diagnosticError } from '../log-redact.ts';
 import { loggableError } from '../store/errors.ts';
-import type { Principal } from '../auth/principal.ts';
 import type { AppEnv } from '../env.ts';
+import { ApiError } from '../errors.ts';
 import type { EventRow } from '../ingest/event.ts';
 import { normalizeEvents } from '../ingest/normalize.ts';
 import { clientIp } from '../ingest/routes.ts';
@@ -23,41 +30,16 @@ import type { Redactor } from '../ingest/redact.ts';
 import type { BatchWriter } from '../ingest/writer.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { ACCESS_ACTIVITY_TYPE, accessEvent, AccessSummary, boundFilters, kindOf, type AccessRecord, type Aggregate } from './access-events.ts';
 
-export const ACCESS_ACTIVITY_TYPE = 'audit.accessed';
-/** Distinct reads kept per window before further reads are summarised per tenant. */
+export { ACCESS_ACTIVITY_TYPE, type AccessRecord };
+
+/** Distinct reads kept per window for one tenant, per kind (accepted, refused). */
 export const MAX_DISTINCT = 1_000;
-const MAX_FILTERS = 32;
-const MAX_FILTER_CHARS = 512;
-
-export interface AccessRecord {
-  /** The tenant whose events were read (for a refused read: the reader's own tenant). */
-  tenant: string;
-  reader: Principal;
-  /** Method and route template, e.g. "GET /api/v1/audit/activities/:id". */
-  endpoint: string;
-  /** The query parameters of the read, as given. */
-  filters: Record<string, string>;
-  /** Rows returned (null when the endpoint does not return event rows). */
-  rows: number | null;
-  status: number;
-  /** The event id for a read by id. */
-  resourceId?: string | undefined;
-  /** False when an export stream ended early (client gone, store error). */
-  completed?: boolean;
-  ip: string;
-  userAgent: string;
-  requestId: string;
-  at: number;
-}
-
-interface Aggregate {
-  first: AccessRecord;
-  reads: number;
-  rows: number | null;
-  lastAt: number;
-  completed: boolean;
-}
+/** Distinct reads kept per window for one caller within a tenant, per kind. */
+export const MAX_DISTINCT_PER_CALLER = 100;
+/** Entries (aggregates + summaries) a window may hold before it is written early. */
+const MAX_PENDING = 20_000;
 
 export interface AccessLogOptions {
   enabled: boolean;
@@ -66,8 +48,11 @@ export interface AccessLogOptions {
 
 export class AccessLog {
   private pending = new Map<string, Aggregate>();
-  /** Reads past MAX_DISTINCT in this window, per tenant. */
-  private suppressed = new Map<string, { reads: number; first: AccessRecord }>();
+  /** Distinct reads kept this window, per tenant + kind and per caller + kind. */
+  private tenantDistinct = new Map<string, number>();
+  private callerDistinct = new Map<string, number>();
+  /** Reads past a budget this window, per caller + kind. */
+  private suppressed = new Map<string, AccessSummary>();
   private timer: NodeJS.Timeout | undefined;
   private inflight = new Set<Promise<void>>();
 
@@ -93,14 +78,24 @@ export class AccessLog {
       agg.reads++;
       if (r.rows !== null) agg.rows = (agg.rows ?? 0) + r.rows;
       agg.lastAt = r.at;
-    } else if (this.pending.size < MAX_DISTINCT) {
-      this.pending.set(key, { first: { ...r, filters }, reads: 1, rows: r.rows, lastAt: r.at, completed: r.completed ?? true });
     } else {
-      const s = this.suppressed.get(r.tenant);
-      if (s) s.reads++;
-      else this.suppressed.set(r.tenant, { reads: 1, first: { ...r, filters: {} } });
+      const kind = kindOf(r.status);
+      const tenantKey = `${kind}\u0000${r.tenant}`;
+      const callerKey = JSON.stringify([kind, r.tenant, r.reader.tenantId, r.reader.sub]);
+      const byTenant = this.tenantDistinct.get(tenantKey) ?? 0;
+      const byCaller = this.callerDistinct.get(callerKey) ?? 0;
+      if (byTenant < MAX_DISTINCT && byCaller < MAX_DISTINCT_PER_CALLER) {
+        this.pending.set(key, { first: { ...r, filters }, reads: 1, rows: r.rows, lastAt: r.at, completed: r.completed ?? true });
+        this.tenantDistinct.set(tenantKey, byTenant + 1);
+        this.callerDistinct.set(callerKey, byCaller + 1);
+      } else {
+        let s = this.suppressed.get(callerKey);
+        if (!s) this.suppressed.set(callerKey, (s = new AccessSummary({ ...r, filters }, kind)));
+        s.add({ ...r, filters });
+      }
     }
-    this.timer ??= setTimeout(() => void this.flush(), this.opts.windowMs).unref();
+    if (this.pending.size + this.suppressed.size >= MAX_PENDING) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.opts.windowMs).unref();
   }
 
   /** Writes every pending access event; resolves once they are stored (or failed and logged). */
@@ -108,14 +103,17 @@ export class AccessLog {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const aggregates = [...this.pending.values()];
-    const suppressed = [...this.suppressed.entries()];
+    const suppressed = [...this.suppressed.values()];
     this.pending = new Map();
     this.suppressed = new Map();
+    this.tenantDistinct = new Map();
+    this.callerDistinct = new Map();
     const rows: EventRow[] = [];
     for (const a of aggregates) rows.push(...this.toRows(accessEvent(a), a.first));
-    for (const [tenant, s] of suppressed) {
-      this.log?.warn({ tenant, suppressed_reads: s.reads }, 'access log: too many distinct reads in one window; summarised');
-      rows.push(...this.toRows(summaryEvent(s.reads, s.first), s.first));
+    for (const s of suppressed) {
+      this.log?.warn({ tenant: s.first.tenant, reader_tenant: s.first.reader.tenantId, kind: s.kind, suppressed_reads: s.reads },
+        'access log: a caller made too many distinct reads in one window; summarised');
+      rows.push(...this.toRows(s.toEvent(), s.first));
     }
     if (rows.length > 0) {
       const write = this.writer.write(rows).then(
@@ -146,60 +144,10 @@ export class AccessLog {
       if (redactions > 0) this.metrics?.redactions.inc(redactions);
       return rows;
     } catch (err) {
-      this.log?.error({ err }, 'access log: could not build an audit.accessed event');
+      this.log?.error({ error: diagnosticError(err) }, 'access log: could not build an audit.accessed event');
       return [];
     }
   }
-}
-
-function boundFilters(f: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of Object.keys(f).sort().slice(0, MAX_FILTERS)) {
-    const v = f[k]!;
-    out[k.slice(0, 64)] = v.length > MAX_FILTER_CHARS ? `${v.slice(0, MAX_FILTER_CHARS)}…` : v;
-  }
-  return out;
-}
-
-function accessEvent(a: Aggregate): Record<string, unknown> {
-  const r = a.first;
-  const crossTenant = r.reader.tenantId !== r.tenant;
-  const exporting = r.endpoint.endsWith('/export');
-  const ok = r.status < 400 && a.completed;
-  return {
-    timestamp: new Date(r.at).toISOString(),
-    activity_type: ACCESS_ACTIVITY_TYPE,
-    severity: !ok || crossTenant || exporting ? 'MEDIUM' : 'LOW',
-    action: exporting ? 'export' : 'read',
-    outcome: ok ? 'success' : 'failure',
-    description: `${r.endpoint} → ${r.status}${a.rows !== null ? `, ${a.rows} row(s)` : ''}${a.reads > 1 ? ` over ${a.reads} identical reads` : ''}`,
-    resource_type: 'audit_log',
-    ...(r.resourceId ? { resource_id: r.resourceId } : {}),
-    details: {
-      endpoint: r.endpoint,
-      filters: r.filters,
-      row_count: a.rows,
-      reads: a.reads,
-      status: r.status,
-      reader_tenant: r.reader.tenantId,
-      first_at: new Date(r.at).toISOString(),
-      last_at: new Date(a.lastAt).toISOString(),
-      ...(a.completed ? {} : { completed: false }),
-    },
-  };
-}
-
-function summaryEvent(reads: number, r: AccessRecord): Record<string, unknown> {
-  return {
-    timestamp: new Date(r.at).toISOString(),
-    activity_type: ACCESS_ACTIVITY_TYPE,
-    severity: 'MEDIUM',
-    action: 'read',
-    outcome: 'success',
-    description: `${reads} further read(s) in one window, summarised (more than ${MAX_DISTINCT} distinct reads)`,
-    resource_type: 'audit_log',
-    details: { endpoint: '*', suppressed_reads: reads, reader_tenant: r.reader.tenantId },
-  };
 }
 
 /** Who made the request, for the access event's ip/user agent/request id. */
@@ -210,6 +158,19 @@ export function requestOrigin(c: Parameters<MiddlewareHandler<AppEnv>>[0]): { ip
     requestId: c.get('requestId'),
   };
 }
+
+/**
+ * HEAD under /api is answered 405 (Allow: GET), before authentication. Hono runs a HEAD through
+ * the GET handler and drops the body, so a HEAD of a read by id is an existence check that left
+ * no audit.accessed, and a HEAD of an export would run the whole stream for nothing. Refusing it
+ * is simpler to keep true than auditing a second method everywhere: every read is a GET, and
+ * every GET is audited. Probes that want HEAD have /healthz and /readyz.
+ */
+export const refuseHeadReads: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.method !== 'HEAD') return next();
+  throw new ApiError(405, 'method-not-allowed',
+    `HEAD is not allowed on ${c.req.path}: reads of the audit log are audited, so use GET; allowed: GET.`, { headers: { Allow: 'GET' } });
+};
 
 /**
  * Records every GET under /api once its response is decided: successful reads in the tenant that

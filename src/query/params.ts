@@ -2,6 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import { isRealIsoDate } from '../ingest/event.ts';
 import { severities } from '../config.ts';
+import { queryInt } from '../params.ts';
 import type { ActivityFilters } from '../store/activities.ts';
 
 const isoTime = z
@@ -60,13 +61,13 @@ export const FilterQuery = z.strictObject({
 });
 
 export const ListQuery = FilterQuery.extend({
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: queryInt(1, 1000).default(100),
   cursor: z.string().max(200).optional().openapi({ description: 'next_cursor of the previous page' }),
 });
 
 export const RecentQuery = z.strictObject({
-  days: z.coerce.number().int().min(1).max(3660).default(7),
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  days: queryInt(1, 3660).default(7),
+  limit: queryInt(1, 1000).default(50),
   user_id: text(256).optional(),
   tenant_id: text(128).optional().openapi({ description: 'Another tenant to read; audit:admin only' }),
 });
