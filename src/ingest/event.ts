@@ -24,7 +24,15 @@ export function isRealIsoDate(s: string): boolean {
     Number(h) < 24 && Number(mi) < 60 && Number(sec) < 60;
 }
 
-const ACTIVITY_TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
+export const ACTIVITY_TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
+/**
+ * The service's own events (audit.accessed, audit.erasure, ...) live under this prefix. No token
+ * may post one: a forged audit.accessed would list beside the real ones and verify like them.
+ */
+export const RESERVED_ACTIVITY_PREFIX = 'audit.';
+export const isReservedActivityType = (t: string) => t.startsWith(RESERVED_ACTIVITY_PREFIX);
+const RESERVED_MESSAGE = `is in the reserved "${RESERVED_ACTIVITY_PREFIX}" namespace: only the service records audit.* events (audit.accessed, audit.erasure, ...)`;
+
 
 // No NUL or other C0 control characters (tab, LF, CR allowed in free text only).
 const noControl = (s: string) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(s);
@@ -38,17 +46,23 @@ const label = (max: number) =>
 export const SeveritySchema = z.enum(severities as [string, ...string[]]).openapi({ example: 'LOW' });
 export const OutcomeSchema = z.enum(['success', 'failure']);
 
-export const AuditEventInput = z
-  .strictObject({
+/** The event object; `reserved`: whether the service's own audit.* namespace is allowed. */
+function eventInput(reserved: boolean) {
+  let activityType = z.string().max(128, 'must be at most 128 characters')
+    .regex(ACTIVITY_TYPE_RE, 'must be dotted lowercase, e.g. user.login');
+  if (!reserved) activityType = activityType.refine((t) => !isReservedActivityType(t), RESERVED_MESSAGE);
+  return z.strictObject({
     id: z.string().regex(UUID_RE, 'must be a UUID').optional()
       .openapi({ description: 'Idempotency key: the same id posted twice is stored once', example: '0192f0c1-6c2e-7cc0-8a1e-3f5b1d2c4e5f' }),
     timestamp: z.string().regex(ISO_RE, 'must be an ISO-8601 date-time with a zone, e.g. 2026-01-31T12:00:00.000Z')
       .refine(isRealIsoDate, 'is not a valid calendar date and time')
       .optional()
       .openapi({ description: 'When it happened (UTC, millisecond precision). Default: receipt time.' }),
-    activity_type: z.string().max(128, 'must be at most 128 characters')
-      .regex(ACTIVITY_TYPE_RE, 'must be dotted lowercase, e.g. user.login')
-      .openapi({ example: 'file.uploaded' }),
+    activity_type: activityType.openapi({
+      example: 'file.uploaded',
+      description: `Dotted lowercase. The "${RESERVED_ACTIVITY_PREFIX}" namespace belongs to the service and is refused (422).`,
+      pattern: `^(?!audit\\.)${ACTIVITY_TYPE_RE.source.slice(1)}`,
+    }),
     severity: SeveritySchema.default('LOW'),
     action: label(128).openapi({ example: 'file_upload' }),
     description: z.string().max(16_384, 'must be at most 16384 characters')
@@ -63,8 +77,16 @@ export const AuditEventInput = z
     request_id: label(128).optional().openapi({ description: 'Default: the X-Request-Id of the HTTP request' }),
     details: z.record(z.string(), z.unknown()).optional()
       .openapi({ description: 'Free-form JSON object; sensitive keys are redacted before storage', example: { filename: 'q3.pdf', size: 52133 } }),
-  })
-  .openapi('AuditEventInput');
+  });
+}
+
+/** An event as a caller posts it (every external ingest path): audit.* refused. */
+export const AuditEventInput = eventInput(false).openapi('AuditEventInput');
+/**
+ * The service's own events (the access log's audit.accessed): the same rules, the reserved
+ * namespace allowed. Never wired to a request body.
+ */
+export const ServiceEventInput = eventInput(true);
 
 export type AuditEventInput = z.infer<typeof AuditEventInput>;
 
