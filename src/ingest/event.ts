@@ -33,6 +33,27 @@ export const RESERVED_ACTIVITY_PREFIX = 'audit.';
 export const isReservedActivityType = (t: string) => t.startsWith(RESERVED_ACTIVITY_PREFIX);
 const RESERVED_MESSAGE = `is in the reserved "${RESERVED_ACTIVITY_PREFIX}" namespace: only the service records audit.* events (audit.accessed, audit.erasure, ...)`;
 
+/**
+ * Tenant ids, on every path (events, query parameters, erasure, token claims, the CLI): ASCII
+ * letters, digits, ".", "_" and "-", starting with a letter or digit, at most 128 characters.
+ * Nothing a SQL string literal, a URL, a Grafana variable or a log line would need to escape:
+ * the dashboards' tenant variable filters on this very pattern (src/analytics/dashboards/kit.ts),
+ * because the Grafana ClickHouse plugin does not escape multi-value variables.
+ */
+export const TENANT_ID_MAX = 128;
+export const TENANT_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const TENANT_ID_RULE = `1 to ${TENANT_ID_MAX} characters: ASCII letters, digits, ".", "_" or "-", starting with a letter or digit`;
+export const TenantIdSchema = z.string()
+  // abort: one clear message per bad id, not "too long" and "bad characters" for the same one.
+  .min(1, { message: 'must not be empty', abort: true })
+  .max(TENANT_ID_MAX, { message: `must be at most ${TENANT_ID_MAX} characters`, abort: true })
+  .regex(TENANT_ID_RE, `must be ${TENANT_ID_RULE}`)
+  .openapi({ example: 'acme' });
+/** Why a tenant id is unusable (for the callers outside zod: token claims, the CLI), or undefined. */
+export function tenantIdProblem(v: unknown): string | undefined {
+  const r = TenantIdSchema.safeParse(v);
+  return r.success ? undefined : r.error.issues[0]?.message ?? 'is invalid';
+}
 
 // No NUL or other C0 control characters (tab, LF, CR allowed in free text only).
 const noControl = (s: string) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(s);
@@ -69,7 +90,7 @@ function eventInput(reserved: boolean) {
       .refine(noControl, 'must not contain control characters other than tab and newline').optional(),
     outcome: OutcomeSchema.default('success'),
     user_id: label(256).optional().openapi({ description: "Default: the token's sub" }),
-    tenant_id: label(128).optional().openapi({ description: "Default: the token's tenant_id; only audit:admin may name another" }),
+    tenant_id: TenantIdSchema.optional().openapi({ description: `Default: the token's tenant_id; only audit:admin may name another. ${TENANT_ID_RULE}.` }),
     resource_type: label(128).optional(),
     resource_id: label(512).optional(),
     ip_address: label(64).optional().openapi({ description: 'Default: the client address of the HTTP request' }),

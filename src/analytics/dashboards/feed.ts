@@ -3,7 +3,7 @@
 // "everything about X" is one click from any row on any dashboard.
 import { severities } from '../../config.ts';
 import { VIEWS } from '../views.ts';
-import { customVariable, dashboard, DB, layout, queryVariable, sqlTarget, stat, table, textValue, textVariable, timeseries, when, type ColumnLink, type Json } from './kit.ts';
+import { customVariable, dashboard, DB, layout, queryVariable, tenantVariable, sqlTarget, stat, table, textValue, textVariable, timeseries, when, type ColumnLink, type Json } from './kit.ts';
 
 export const FEED_UID = 'audit-activity-feed';
 const FEED_URL = `/d/${FEED_UID}/activity-feed`;
@@ -109,7 +109,7 @@ export function feedDashboard(): Json {
     time: { from: 'now-6h', to: 'now' },
     refresh: '30s',
     variables: [
-      queryVariable({ name: 'tenant', label: 'Tenant', sql: `SELECT DISTINCT tenant_id FROM ${DB}.${VIEWS.daily} ORDER BY tenant_id` }),
+      tenantVariable(`${DB}.${VIEWS.daily}`),
       textVariable({ name: 'user', label: 'User id', description: 'Exact user id; empty for all users' }),
       queryVariable({
         name: 'activity_type',
