@@ -2,6 +2,7 @@
 // The zod schema is the single source of the validator, the TypeScript type and the OpenAPI doc.
 import { z } from '@hono/zod-openapi';
 import { severities } from '../config.ts';
+import { credentialIn } from './credentials.ts';
 
 export const MAX_EVENT_BYTES = 64 * 1024;
 export const MAX_BATCH_EVENTS = 10_000;
@@ -64,6 +65,16 @@ const label = (max: number) =>
     .refine((s) => noControl(s) && !/[\r\n\t]/.test(s), 'must not contain control characters')
     .refine((s) => !BIDI_RE.test(s), 'must not contain bidirectional override characters');
 
+/**
+ * An identifier (user, resource, address, user agent) holding a credential or a card number is
+ * refused, not redacted: "[REDACTED]" would no longer identify anything, and ids are what
+ * dashboards group by and erasure looks up.
+ */
+const identifier = (max: number) => label(max).superRefine((v, ctx) => {
+  const found = credentialIn(v);
+  if (found) ctx.addIssue({ code: 'custom', message: `holds ${found}; identifiers must not carry secrets (the value is refused, not stored redacted)` });
+});
+
 export const SeveritySchema = z.enum(severities as [string, ...string[]]).openapi({ example: 'LOW' });
 export const OutcomeSchema = z.enum(['success', 'failure']);
 
@@ -89,12 +100,12 @@ function eventInput(reserved: boolean) {
     description: z.string().max(16_384, 'must be at most 16384 characters')
       .refine(noControl, 'must not contain control characters other than tab and newline').optional(),
     outcome: OutcomeSchema.default('success'),
-    user_id: label(256).optional().openapi({ description: "Default: the token's sub" }),
+    user_id: identifier(256).optional().openapi({ description: "Default: the token's sub. A value holding a credential or card number is refused." }),
     tenant_id: TenantIdSchema.optional().openapi({ description: `Default: the token's tenant_id; only audit:admin may name another. ${TENANT_ID_RULE}.` }),
     resource_type: label(128).optional(),
-    resource_id: label(512).optional(),
-    ip_address: label(64).optional().openapi({ description: 'Default: the client address of the HTTP request' }),
-    user_agent: label(1024).optional().openapi({ description: 'Default: the User-Agent of the HTTP request' }),
+    resource_id: identifier(512).optional().openapi({ description: 'A value holding a credential or card number is refused.' }),
+    ip_address: identifier(64).optional().openapi({ description: 'Default: the client address of the HTTP request' }),
+    user_agent: identifier(1024).optional().openapi({ description: 'Default: the User-Agent of the HTTP request' }),
     request_id: label(128).optional().openapi({ description: 'Default: the X-Request-Id of the HTTP request' }),
     details: z.record(z.string(), z.unknown()).optional()
       .openapi({ description: 'Free-form JSON object; sensitive keys are redacted before storage', example: { filename: 'q3.pdf', size: 52133 } }),

@@ -122,11 +122,12 @@ export function validateEvents(raw: readonly unknown[], ctx: RequestContext, red
       redactions += r.count;
       description = r.value;
     }
-    // Identifiers and labels: credential-shaped values are scrubbed too (never card numbers,
-    // whose shape a numeric id can share).
+    // Labels (action, resource_type, request_id) are text like any other: secrets and card
+    // numbers in them are redacted. Identifiers posted with one were refused by the schema; the
+    // ones defaulted from the request (User-Agent, X-Request-Id headers) are scrubbed here.
     const label = (v: string) => {
       if (v === '') return v;
-      const r = redactor.tokens(v);
+      const r = redactor.text(v);
       redactions += r.count;
       return r.value;
     };
