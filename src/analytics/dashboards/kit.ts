@@ -361,6 +361,17 @@ export function dashboard(d: DashboardSpec): Json {
 export const when = (column: string, variable: string) => `$__conditionalAll(${column} IN ($${variable}), $${variable})`;
 
 /**
+ * The tenant filter, safe whatever value `$tenant` holds. The picker offers only well-formed ids
+ * (tenantVariable), but a data link or a hand-made URL sets `var-tenant` to anything, and the
+ * plugin would write it into the SQL unescaped. So the values arrive percent-encoded (Grafana
+ * sends several as "{a,b}"), and ClickHouse decodes and splits them: no quote or backslash can
+ * reach the SQL. Tenant ids hold no comma or brace, and ClickHouse folds the constant list into
+ * an IN set on the sort key, as it does a literal list.
+ */
+export const whenTenant = (column: string) =>
+  `$__conditionalAll(${column} IN splitByChar(',', trim(BOTH '{}' FROM decodeURLComponent('\${tenant:percentencode}'))), $tenant)`;
+
+/**
  * A free-text variable as a SQL string, safe whatever the user types: percent-encoding leaves
  * only [A-Za-z0-9-_.~%], so no quote or backslash can reach the SQL; ClickHouse decodes it.
  */
