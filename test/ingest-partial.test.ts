@@ -68,6 +68,7 @@ describe('POST /api/v1/audit/activities?partial=true', () => {
       expect(res.status).toBe(202);
       expect(await res.json()).toEqual({ accepted: 2, ids: [id, id], rejected: [] });
     }
+    await t.count(); // flushes: a 202 means durable (maybe still in the write-ahead log), not yet in the table
     const rows = await t.services.store.query<{ n: string }>(`SELECT count() AS n FROM ${t.services.store.table('audit_activities')} WHERE id = {id:UUID}`, { id });
     expect(Number(rows[0]!.n)).toBe(1);
   });

@@ -74,7 +74,8 @@ describe('POST /api/v1/audit/erasure', () => {
     await write([
       event({ activity_type: 'user.updated', action: 'update', resource_type: 'user', resource_id: ALICE.id, ip_address: BOB.ip, user_agent: BOB.ua, details: { email: ALICE.email, changed: ['plan'] } }),
       event({ activity_type: 'file.downloaded', action: 'download', resource_type: 'file', resource_id: 'f-1', ip_address: BOB.ip, user_agent: BOB.ua, details: { email: BOB.email } }),
-      event({ activity_type: 'audit.accessed', action: 'query', ip_address: BOB.ip, user_agent: BOB.ua, details: { filters: { user_id: ALICE.id, severity: ['HIGH'] } } }),
+      // (Posted as report.queried: audit.* is the service's own namespace; the shape is an access record's.)
+      event({ activity_type: 'report.queried', action: 'query', ip_address: BOB.ip, user_agent: BOB.ua, details: { filters: { user_id: ALICE.id, severity: ['HIGH'] } } }),
     ], bob);
     // The same user id in another tenant is another data subject.
     await write([event({ ip_address: ALICE.ip, user_agent: ALICE.ua, details: { email: ALICE.email } })], alice, 'globex');
@@ -111,11 +112,11 @@ describe('POST /api/v1/audit/erasure', () => {
 
     // Others untouched: Bob's own events are exactly as before, except the one about Alice.
     const bobAfter = (await all()).filter((e) => e.user_id === BOB.id);
-    const untouched = (e: Record<string, unknown>) => e.activity_type !== 'user.updated' && e.activity_type !== 'audit.accessed';
+    const untouched = (e: Record<string, unknown>) => e.activity_type !== 'user.updated' && e.activity_type !== 'report.queried';
     expect(bobAfter.filter(untouched)).toEqual(bobBefore.filter(untouched));
     const updated = bobAfter.find((e) => e.activity_type === 'user.updated')!;
     expect(updated).toMatchObject({ user_id: BOB.id, ip_address: BOB.ip, user_agent: BOB.ua, resource_id: ERASED, details: { email: ERASED, changed: ['plan'] } });
-    const accessed = bobAfter.find((e) => e.activity_type === 'audit.accessed')!;
+    const accessed = bobAfter.find((e) => e.activity_type === 'report.queried')!;
     expect(accessed.details).toEqual({ filters: { user_id: ERASED, severity: ['HIGH'] } });
     const aliceRows = (await all()).filter((e) => e.user_id === ERASED);
     expect(aliceRows).toHaveLength(2);
@@ -142,7 +143,7 @@ describe('POST /api/v1/audit/erasure', () => {
     expect(report.breaks).toEqual([]);
     expect(report).toMatchObject({ ok: true, erased_rows: 5 });
     // Both lookups of Alice (the posted one and the real audited read) now name nobody.
-    const lookups = (await all()).filter((e) => e.activity_type === 'audit.accessed' && (e.details as { filters?: { user_id?: string } }).filters?.user_id !== undefined);
+    const lookups = (await all()).filter((e) => ['audit.accessed', 'report.queried'].includes(e.activity_type as string) && (e.details as { filters?: { user_id?: string } }).filters?.user_id !== undefined);
     expect(lookups.map((e) => (e.details as { filters: { user_id: string } }).filters.user_id)).toEqual([ERASED, ERASED]);
     expect(lookups.map((e) => (e.details as { endpoint?: string }).endpoint)).toContain('GET /api/v1/audit/activities');
   });

@@ -123,7 +123,6 @@ describe('redaction before storage (end to end)', () => {
     const before = await metric();
     const res = await t.post(event({
       description: `login via ${SECRETS.bearer} for card ${SECRETS.visaSpaces}`,
-      resource_id: SECRETS.jwt,
       details: {
         Password: 'hunter2',
         employee_id: 'E-77',
@@ -150,7 +149,8 @@ describe('redaction before storage (end to end)', () => {
     });
     expect(got.description).toBe(`login via ${REDACTED} for card ${REDACTED}`);
     // Password, employee_id, Authorization, api_key, note JWT, card in details; bearer and card
-    // in description; JWT in resource_id; bearer in user_agent.
-    expect((await metric()) - before).toBe(10);
+    // in description; bearer in user_agent. (A JWT posted as resource_id is refused, not
+    // redacted: test/redaction-gaps.test.ts.)
+    expect((await metric()) - before).toBe(9);
   });
 });

@@ -1,5 +1,6 @@
 // GET /api/v1/audit/summary: aggregates over the last N days, bound to the caller's tenant.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { TenantIdSchema } from '../ingest/event.ts';
 import { readTenant, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { problemResponses } from '../openapi.ts';
@@ -12,7 +13,7 @@ const SummaryQuery = z.strictObject({
     .openapi({ description: `Whole UTC days counted, today included (1-${MAX_SUMMARY_DAYS})`, example: 7 }),
   top: queryInt(1, 100).default(10)
     .openapi({ description: 'Entries in top_users and top_resources (1-100)', example: 10 }),
-  tenant_id: z.string().min(1).max(128).optional().openapi({ description: 'Another tenant to read; audit:admin only' }),
+  tenant_id: TenantIdSchema.optional().openapi({ description: 'Another tenant to read; audit:admin only' }),
 });
 
 const summaryRoute = createRoute({

@@ -2,6 +2,7 @@
 // The zod schema is the single source of the validator, the TypeScript type and the OpenAPI doc.
 import { z } from '@hono/zod-openapi';
 import { severities } from '../config.ts';
+import { credentialIn } from './credentials.ts';
 
 export const MAX_EVENT_BYTES = 64 * 1024;
 export const MAX_BATCH_EVENTS = 10_000;
@@ -24,7 +25,36 @@ export function isRealIsoDate(s: string): boolean {
     Number(h) < 24 && Number(mi) < 60 && Number(sec) < 60;
 }
 
-const ACTIVITY_TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
+export const ACTIVITY_TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
+/**
+ * The service's own events (audit.accessed, audit.erasure, ...) live under this prefix. No token
+ * may post one: a forged audit.accessed would list beside the real ones and verify like them.
+ */
+export const RESERVED_ACTIVITY_PREFIX = 'audit.';
+export const isReservedActivityType = (t: string) => t.startsWith(RESERVED_ACTIVITY_PREFIX);
+const RESERVED_MESSAGE = `is in the reserved "${RESERVED_ACTIVITY_PREFIX}" namespace: only the service records audit.* events (audit.accessed, audit.erasure, ...)`;
+
+/**
+ * Tenant ids, on every path (events, query parameters, erasure, token claims, the CLI): ASCII
+ * letters, digits, ".", "_" and "-", starting with a letter or digit, at most 128 characters.
+ * Nothing a SQL string literal, a URL, a Grafana variable or a log line would need to escape:
+ * the dashboards' tenant variable filters on this very pattern (src/analytics/dashboards/kit.ts),
+ * because the Grafana ClickHouse plugin does not escape multi-value variables.
+ */
+export const TENANT_ID_MAX = 128;
+export const TENANT_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const TENANT_ID_RULE = `1 to ${TENANT_ID_MAX} characters: ASCII letters, digits, ".", "_" or "-", starting with a letter or digit`;
+export const TenantIdSchema = z.string()
+  // abort: one clear message per bad id, not "too long" and "bad characters" for the same one.
+  .min(1, { message: 'must not be empty', abort: true })
+  .max(TENANT_ID_MAX, { message: `must be at most ${TENANT_ID_MAX} characters`, abort: true })
+  .regex(TENANT_ID_RE, `must be ${TENANT_ID_RULE}`)
+  .openapi({ example: 'acme' });
+/** Why a tenant id is unusable (for the callers outside zod: token claims, the CLI), or undefined. */
+export function tenantIdProblem(v: unknown): string | undefined {
+  const r = TenantIdSchema.safeParse(v);
+  return r.success ? undefined : r.error.issues[0]?.message ?? 'is invalid';
+}
 
 // No NUL or other C0 control characters (tab, LF, CR allowed in free text only).
 const noControl = (s: string) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(s);
@@ -35,36 +65,60 @@ const label = (max: number) =>
     .refine((s) => noControl(s) && !/[\r\n\t]/.test(s), 'must not contain control characters')
     .refine((s) => !BIDI_RE.test(s), 'must not contain bidirectional override characters');
 
+/**
+ * An identifier (user, resource, address, user agent) holding a credential or a card number is
+ * refused, not redacted: "[REDACTED]" would no longer identify anything, and ids are what
+ * dashboards group by and erasure looks up.
+ */
+const identifier = (max: number) => label(max).superRefine((v, ctx) => {
+  const found = credentialIn(v);
+  if (found) ctx.addIssue({ code: 'custom', message: `holds ${found}; identifiers must not carry secrets (the value is refused, not stored redacted)` });
+});
+
 export const SeveritySchema = z.enum(severities as [string, ...string[]]).openapi({ example: 'LOW' });
 export const OutcomeSchema = z.enum(['success', 'failure']);
 
-export const AuditEventInput = z
-  .strictObject({
+/** The event object; `reserved`: whether the service's own audit.* namespace is allowed. */
+function eventInput(reserved: boolean) {
+  let activityType = z.string().max(128, 'must be at most 128 characters')
+    .regex(ACTIVITY_TYPE_RE, 'must be dotted lowercase, e.g. user.login');
+  if (!reserved) activityType = activityType.refine((t) => !isReservedActivityType(t), RESERVED_MESSAGE);
+  return z.strictObject({
     id: z.string().regex(UUID_RE, 'must be a UUID').optional()
       .openapi({ description: 'Idempotency key: the same id posted twice is stored once', example: '0192f0c1-6c2e-7cc0-8a1e-3f5b1d2c4e5f' }),
     timestamp: z.string().regex(ISO_RE, 'must be an ISO-8601 date-time with a zone, e.g. 2026-01-31T12:00:00.000Z')
       .refine(isRealIsoDate, 'is not a valid calendar date and time')
       .optional()
       .openapi({ description: 'When it happened (UTC, millisecond precision). Default: receipt time.' }),
-    activity_type: z.string().max(128, 'must be at most 128 characters')
-      .regex(ACTIVITY_TYPE_RE, 'must be dotted lowercase, e.g. user.login')
-      .openapi({ example: 'file.uploaded' }),
+    activity_type: activityType.openapi({
+      example: 'file.uploaded',
+      description: `Dotted lowercase. The "${RESERVED_ACTIVITY_PREFIX}" namespace belongs to the service and is refused (422).`,
+      pattern: `^(?!audit\\.)${ACTIVITY_TYPE_RE.source.slice(1)}`,
+    }),
     severity: SeveritySchema.default('LOW'),
     action: label(128).openapi({ example: 'file_upload' }),
     description: z.string().max(16_384, 'must be at most 16384 characters')
       .refine(noControl, 'must not contain control characters other than tab and newline').optional(),
     outcome: OutcomeSchema.default('success'),
-    user_id: label(256).optional().openapi({ description: "Default: the token's sub" }),
-    tenant_id: label(128).optional().openapi({ description: "Default: the token's tenant_id; only audit:admin may name another" }),
+    user_id: identifier(256).optional().openapi({ description: "Default: the token's sub. A value holding a credential or card number is refused." }),
+    tenant_id: TenantIdSchema.optional().openapi({ description: `Default: the token's tenant_id; only audit:admin may name another. ${TENANT_ID_RULE}.` }),
     resource_type: label(128).optional(),
-    resource_id: label(512).optional(),
-    ip_address: label(64).optional().openapi({ description: 'Default: the client address of the HTTP request' }),
-    user_agent: label(1024).optional().openapi({ description: 'Default: the User-Agent of the HTTP request' }),
+    resource_id: identifier(512).optional().openapi({ description: 'A value holding a credential or card number is refused.' }),
+    ip_address: identifier(64).optional().openapi({ description: 'Default: the client address of the HTTP request' }),
+    user_agent: identifier(1024).optional().openapi({ description: 'Default: the User-Agent of the HTTP request' }),
     request_id: label(128).optional().openapi({ description: 'Default: the X-Request-Id of the HTTP request' }),
     details: z.record(z.string(), z.unknown()).optional()
       .openapi({ description: 'Free-form JSON object; sensitive keys are redacted before storage', example: { filename: 'q3.pdf', size: 52133 } }),
-  })
-  .openapi('AuditEventInput');
+  });
+}
+
+/** An event as a caller posts it (every external ingest path): audit.* refused. */
+export const AuditEventInput = eventInput(false).openapi('AuditEventInput');
+/**
+ * The service's own events (the access log's audit.accessed): the same rules, the reserved
+ * namespace allowed. Never wired to a request body.
+ */
+export const ServiceEventInput = eventInput(true);
 
 export type AuditEventInput = z.infer<typeof AuditEventInput>;
 

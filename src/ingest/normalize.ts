@@ -8,7 +8,7 @@
 import type { z } from '@hono/zod-openapi';
 import { ApiError, type FieldError } from '../errors.ts';
 import { hasScope, type Principal } from '../auth/principal.ts';
-import { AuditEventInput, MAX_FUTURE_MS, MIN_TIMESTAMP_MS, type EventRow } from './event.ts';
+import { AuditEventInput, MAX_FUTURE_MS, ServiceEventInput, MIN_TIMESTAMP_MS, type EventRow } from './event.ts';
 import type { Redactor } from './redact.ts';
 import { uuidv7 } from './uuid.ts';
 
@@ -18,6 +18,11 @@ export interface RequestContext {
   userAgent: string;
   requestId: string;
   now: number;
+  /**
+   * The service recording its own event (the access log's audit.accessed): the reserved audit.*
+   * namespace is allowed. Never set from a request: every ingest route leaves it unset.
+   */
+  service?: boolean;
 }
 
 export interface NormalizeResult {
@@ -74,10 +79,11 @@ export function rejection(index: number, errors: FieldError[], forbidden = false
 export function validateEvents(raw: readonly unknown[], ctx: RequestContext, redactor: Redactor, skip?: ReadonlySet<number>): ValidationResult {
   const out: ValidationResult = { rows: [], minted: [], indexes: [], rejected: [], redactions: 0 };
   const isAdmin = hasScope(ctx.principal, 'audit:admin');
+  const schema = ctx.service === true ? ServiceEventInput : AuditEventInput;
 
   raw.forEach((candidate, index) => {
     if (skip?.has(index)) return;
-    const parsed = AuditEventInput.safeParse(candidate);
+    const parsed = schema.safeParse(candidate);
     if (!parsed.success) {
       out.rejected.push(rejection(index, fieldErrors(index, parsed.error)));
       return;
@@ -116,11 +122,12 @@ export function validateEvents(raw: readonly unknown[], ctx: RequestContext, red
       redactions += r.count;
       description = r.value;
     }
-    // Identifiers and labels: credential-shaped values are scrubbed too (never card numbers,
-    // whose shape a numeric id can share).
+    // Labels (action, resource_type, request_id) are text like any other: secrets and card
+    // numbers in them are redacted. Identifiers posted with one were refused by the schema; the
+    // ones defaulted from the request (User-Agent, X-Request-Id headers) are scrubbed here.
     const label = (v: string) => {
       if (v === '') return v;
-      const r = redactor.tokens(v);
+      const r = redactor.text(v);
       redactions += r.count;
       return r.value;
     };

@@ -1,12 +1,17 @@
 // Secrets never reach storage: keys in `details` that name a secret (at any depth, arrays
-// included) have their value replaced, and values that look like credentials (JWTs, bearer/basic
-// credentials, well-known API key formats, private keys, passwords in URLs) or Luhn-valid card
-// numbers are replaced wherever they sit in free text.
-export const REDACTED = '[REDACTED]';
+// included) have their value replaced; inside every text value, the value after a secret-named
+// key (`"password":"x"` in embedded JSON, `password: x` in prose, `?auth=x` in URLs) is replaced
+// too; and values that look like credentials (JWTs, bearer/basic credentials, well-known API key
+// formats, PEM and PGP private keys, passwords in URLs) or card numbers are replaced wherever
+// they sit (src/ingest/credentials.ts holds those shapes).
+import { REDACTED, scrubCards, scrubTokens } from './credentials.ts';
+
+export { REDACTED, luhnValid } from './credentials.ts';
 
 export const DEFAULT_REDACT_KEYS = [
-  'password', 'passwd', 'secret', 'token', 'api_key', 'apikey', 'authorization', 'cookie',
-  'session', 'private_key', 'credit_card', 'card_number', 'cvv', 'ssn',
+  'password', 'passwd', 'passphrase', 'pass', 'pwd', 'secret', 'token', 'jwt', 'bearer', 'auth',
+  'api_key', 'apikey', 'authorization', 'cookie', 'session', 'private_key', 'otp', 'pin',
+  'credit_card', 'card_number', 'cvv', 'cvc', 'ssn',
 ];
 
 /**
@@ -36,11 +41,23 @@ const keyWords = (k: string) =>
     .toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
 
 /**
+ * Words that, right after a short needle, make the key describe a secret instead of holding one:
+ * `auth_method: "saml"`, `pin_attempts: 3`, `otp_sent_at`. Without them `auth`, `pin` and `otp`
+ * would hide some of the most useful fields of an audit event.
+ */
+const DESCRIBING = new Set([
+  'method', 'methods', 'type', 'types', 'provider', 'mode', 'scheme', 'flow', 'level', 'strategy', 'source', 'kind', 'status',
+  'state', 'result', 'enabled', 'required', 'attempts', 'attempt', 'count', 'length', 'sent', 'verified', 'expires', 'expiry',
+  'at', 'time', 'ms', 'duration', 'id', 'name', 'channel', 'policy', 'changed', 'reset', 'failed', 'failures', 'error',
+]);
+
+/**
  * A key is sensitive when it contains a needle. Long needles (password, token, secret...) match
  * anywhere in the normalized key ("refreshtoken", "x-api-key", "db_password_hash"): erring on
- * the side of hiding. Short needles (ssn, cvv) must be a whole word, optionally followed by
- * digits ("card_cvv", "cvv2", "SSN"), because as substrings they sit inside innocent words
- * ("classname", "business_name").
+ * the side of hiding. Short needles (ssn, cvv, pin, auth...) must be a whole word, optionally
+ * followed by digits ("card_cvv", "cvv2", "SSN", "credentials.pass"), because as substrings they
+ * sit inside innocent words ("classname", "passenger", "spinner"), and not followed by a
+ * describing word (see DESCRIBING).
  */
 function keyMatcher(keys: readonly string[]): (key: string) => boolean {
   const long: string[] = [];
@@ -55,95 +72,50 @@ function keyMatcher(keys: readonly string[]): (key: string) => boolean {
     const n = normalizeKey(key);
     if (long.some((needle) => n.includes(needle))) return true;
     if (short.length === 0) return false;
-    return keyWords(key).some((w) => short.some((re) => re.test(w))) || short.some((re) => re.test(n));
+    if (short.some((re) => re.test(n))) return true;
+    const words = keyWords(key);
+    return words.some((w, i) => short.some((re) => re.test(w)) && !DESCRIBING.has(words[i + 1] ?? ''));
   };
 }
 
-/** Credential-shaped substrings, replaced wherever they appear. */
-const TOKEN_PATTERNS: RegExp[] = [
-  // JWS/JWE compact form: a base64url JSON header ("eyJ") and two to four more segments.
-  /\beyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){2,4}/g,
-  // Authorization-style credentials. Random credentials are long or hold digits, which keeps
-  // prose like "Token verification failed" intact.
-  /\b(?:Bearer|Basic|Token|Digest)\s+(?=[A-Za-z0-9._~+/-]*\d|[A-Za-z0-9._~+/-]{16})[A-Za-z0-9._~+/-]{8,}=*/gi,
-  // Well-known API key formats: AWS access key ids, GitHub, GitLab, Slack, Stripe, Google.
-  /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g,
-  /\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}\b/g,
-  /\bglpat-[A-Za-z0-9_-]{20,}\b/g,
-  /\bxox[abprs]-[A-Za-z0-9-]{10,}\b/g,
-  /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b/g,
-  /\bAIza[0-9A-Za-z_-]{35}\b/g,
-  // PEM private keys, whole block (or up to the end of the text when truncated).
-  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g,
-];
-/** The password part of credentials in a URL: scheme://user:PASSWORD@host. */
-const URL_PASSWORD_RE = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)([^\s@/]+)@/gi;
-/** Credentials in a query string or form body: ?access_token=..., &password=..., &sig=... */
-const QUERY_SECRET_RE = /([?&;](?:access_token|refresh_token|id_token|token|api_key|apikey|key|password|passwd|pwd|secret|client_secret|sig|signature|code)=)[^&\s#"']+/gi;
 /**
- * Payment card numbers: 13 to 19 digits, optionally grouped by single spaces or dashes, starting
- * with a major-network digit (2-6). Epoch-millisecond timestamps (13 digits starting with 1) and
- * other ids would otherwise be Luhn-valid one time in ten.
+ * `key: value`, `key=value` and quoted forms (`"key": "value"`, `'key': 'value'`, and JSON that
+ * was itself put into a JSON string: `\"key\":\"value\"`). Group 1: the key's quote, 2: the key,
+ * then the separator; the value is read by hand (readValue), since its end depends on its quote.
  */
-const CARD_RE = /(?<![\d.])[2-6](?:[ -]?\d){12,18}(?![\d])/g;
+const KEYED_RE = /(\\{0,3}["']?)([A-Za-z_][A-Za-z0-9_.-]{0,63})\1\s*[:=]\s*/g;
 
-export function luhnValid(digits: string): boolean {
-  let sum = 0;
-  let double = false;
-  for (let i = digits.length - 1; i >= 0; i--) {
-    let d = digits.charCodeAt(i) - 48;
-    if (double) {
-      d *= 2;
-      if (d > 9) d -= 9;
+/** The end index of the value starting at `i`: a quoted string (its own escapes) or a bare word. */
+function readValue(s: string, i: number): number {
+  const m = /^(\\{0,3})(["'])/.exec(s.slice(i, i + 5));
+  if (m) {
+    const open = m[0];
+    let j = i + open.length;
+    if (open.length === 1) {
+      // Plain quotes: backslash escapes a character.
+      while (j < s.length && s[j] !== open) j += s[j] === '\\' ? 2 : 1;
+      return Math.min(j + 1, s.length);
     }
-    sum += d;
-    double = !double;
+    // Escaped quotes (JSON in a string): the value ends at the same escaped quote.
+    const close = s.indexOf(open, j);
+    return close === -1 ? s.length : close + open.length;
   }
-  return sum % 10 === 0;
+  // A bare value; an object or array value is left to the keys inside it.
+  const bare = /^[^\s"',;&{}[\]()]+/.exec(s.slice(i));
+  return i + (bare?.[0].length ?? 0);
 }
 
 export interface Redactor {
   /** Returns a redacted copy of `details` and how many values were replaced. */
   details(details: Record<string, unknown>): { value: Record<string, unknown>; count: number };
-  /** Redacts credential- and card-like values inside a free-text string. */
+  /** Redacts credential-, secret-key- and card-like values inside a free-text string. */
   text(s: string): { value: string; count: number };
-  /** Redacts credential-like values only (for identifiers, where a long number is not a card). */
+  /** Redacts credential-like values only (log lines, where a long number is not a card). */
   tokens(s: string): { value: string; count: number };
 }
 
-/**
- * One cheap scan that every credential pattern implies (a marker or a scheme), so the common
- * string (a file name, a sentence) is checked once instead of against every pattern.
- */
-const MAY_HOLD_CREDENTIAL = /eyJ|bearer|basic|token|digest|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abprs]-|_(?:live|test)_|AIza|PRIVATE KEY|:\/\/|[?&;][a-z_]+=/i;
-
-function scrubTokens(s: string, counter: { n: number }): string {
-  if (s.length < 8 || !MAY_HOLD_CREDENTIAL.test(s)) return s;
-  const hit = () => {
-    counter.n++;
-    return REDACTED;
-  };
-  let value = s;
-  for (const re of TOKEN_PATTERNS) value = value.replace(re, hit);
-  value = value.replace(URL_PASSWORD_RE, (_m, prefix: string) => {
-    counter.n++;
-    return `${prefix}${REDACTED}@`;
-  });
-  return value.replace(QUERY_SECRET_RE, (m, prefix: string) => {
-    if (m.slice(prefix.length) === REDACTED) return m; // already replaced by a pattern above
-    counter.n++;
-    return `${prefix}${REDACTED}`;
-  });
-}
-
-function scrubCards(s: string, counter: { n: number }): string {
-  if (s.length < 13) return s;
-  return s.replace(CARD_RE, (m) => {
-    if (!luhnValid(m.replace(/[ -]/g, ''))) return m;
-    counter.n++;
-    return REDACTED;
-  });
-}
+/** Embedded JSON up to this size is parsed and walked; a larger one gets the text patterns only. */
+const MAX_EMBEDDED_JSON = 64 * 1024;
 
 /** Keys repeat from event to event (same producers, same shapes): remember the verdicts. */
 const KEY_CACHE_MAX = 10_000;
@@ -160,15 +132,55 @@ export function createRedactor(keys: readonly string[] = DEFAULT_REDACT_KEYS): R
     }
     return v;
   };
+  // Cheap pre-check for scrubKeyed: some needle must occur in the squashed text.
+  const needles = keys.map(normalizeKey).filter(Boolean);
 
-  const text = (s: string) => {
-    const counter = { n: 0 };
-    const value = scrubCards(scrubTokens(s, counter), counter);
-    return { value, count: counter.n };
+  /** Replaces the values of secret-named keys inside a text. */
+  const scrubKeyed = (s: string, counter: { n: number }): string => {
+    if (s.length < 3 || (!s.includes(':') && !s.includes('='))) return s;
+    const squashed = normalizeKey(s);
+    if (!needles.some((n) => squashed.includes(n))) return s;
+    let out = '';
+    let last = 0;
+    KEYED_RE.lastIndex = 0;
+    for (let m = KEYED_RE.exec(s); m !== null; m = KEYED_RE.exec(s)) {
+      const start = m.index + m[0].length;
+      const end = readValue(s, start);
+      const value = s.slice(start, end);
+      if (end === start || !sensitiveKey(m[2]!) || value.replace(/^\\*["']/, '').startsWith(REDACTED)) {
+        KEYED_RE.lastIndex = Math.max(KEYED_RE.lastIndex, m.index + 1);
+        continue;
+      }
+      const quote = /^(\\{0,3}["'])/.exec(value)?.[1] ?? '';
+      out += s.slice(last, start) + (quote ? `${quote}${REDACTED}${quote}` : REDACTED);
+      counter.n++;
+      last = end;
+      KEYED_RE.lastIndex = end;
+    }
+    return last === 0 ? s : out + s.slice(last);
+  };
+
+  const scrubText = (s: string, counter: { n: number }, depth = 0): string => {
+    // A JSON document put into a string field (a request body, a serialised payload) is redacted
+    // as the JSON it is, keys included, and written back only when something was replaced.
+    if (depth < MAX_DEPTH && s.length >= 2 && s.length <= MAX_EMBEDDED_JSON && /^\s*[[{]/.test(s) && /[}\]]\s*$/.test(s)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(s);
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed !== null && typeof parsed === 'object') {
+        const before = counter.n;
+        const value = walk(parsed, depth + 1, counter);
+        return counter.n === before ? s : JSON.stringify(value);
+      }
+    }
+    return scrubCards(scrubKeyed(scrubTokens(s, counter), counter), counter);
   };
 
   const walk = (v: unknown, depth: number, counter: { n: number }): unknown => {
-    if (typeof v === 'string') return scrubCards(scrubTokens(v, counter), counter);
+    if (typeof v === 'string') return scrubText(v, counter, depth);
     if (typeof v === 'number') {
       // A card number sent as a JSON number (an integer of 13-19 digits).
       if (Number.isInteger(v) && v >= 1e12 && v < 1e19) {
@@ -207,7 +219,11 @@ export function createRedactor(keys: readonly string[] = DEFAULT_REDACT_KEYS): R
       const value = walk(details, 0, counter) as Record<string, unknown>;
       return { value, count: counter.n };
     },
-    text,
+    text(s) {
+      const counter = { n: 0 };
+      const value = scrubText(s, counter);
+      return { value, count: counter.n };
+    },
     tokens(s) {
       const counter = { n: 0 };
       const value = scrubTokens(s, counter);

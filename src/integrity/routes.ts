@@ -2,6 +2,7 @@
 // to be forgotten). Both audit:admin, both bound to the admin's tenant unless tenant_id names another.
 import fs from 'node:fs';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { TenantIdSchema } from '../ingest/event.ts';
 import { readTenant, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError, badRequest } from '../errors.ts';
@@ -46,7 +47,7 @@ const integrityRoute = createRoute({
   middleware: [requireScope('audit:admin')] as const,
   request: {
     query: z.object({
-      tenant_id: z.string().min(1).max(128).optional().openapi({ description: "Default: the token's tenant" }),
+      tenant_id: TenantIdSchema.optional().openapi({ description: "Default: the token's tenant" }),
       since: z.string().max(40).optional().openapi({ description: 'ISO-8601 date(-time) or 90m / 24h / 7d: verify only links stored since then', example: '7d' }),
     }),
   },
@@ -59,7 +60,7 @@ const integrityRoute = createRoute({
 const ErasureBody = z.object({
   user_id: z.string().min(1).max(256).refine((s) => s !== ERASED, `"${ERASED}" is what erased values become`)
     .openapi({ description: 'The data subject', example: 'alice' }),
-  tenant_id: z.string().min(1).max(128).optional().openapi({ description: "Default: the token's tenant" }),
+  tenant_id: TenantIdSchema.optional().openapi({ description: "Default: the token's tenant" }),
 }).strict().openapi('ErasureRequest');
 
 const ErasureResult = z.object({

@@ -28,12 +28,17 @@ export const MAPPED_ATTRIBUTES = {
 
 /** Where an event field came from, for error messages a sender can act on. */
 const SOURCE: Record<string, string> = {
-  activity_type: 'eventName (or attribute event.name)',
+  ...Object.fromEntries(Object.entries(MAPPED_ATTRIBUTES).map(([attr, field]) => [field, `attribute ${attr}`])),
+  activity_type: 'eventName or attribute event.name',
   description: 'body',
   timestamp: 'timeUnixNano',
-  ...Object.fromEntries(Object.entries(MAPPED_ATTRIBUTES).map(([attr, field]) => [field, `attribute ${attr}`])),
 };
-export const sourceOf = (field: string | undefined) => (field ? SOURCE[field.split('.')[0]!] ?? field : 'record');
+/** "attribute user.id (user_id)": what the sender set, and the event field it filled (the one the native API would name). */
+export const sourceOf = (field: string | undefined) => {
+  if (!field) return 'record';
+  const source = SOURCE[field.split('.')[0]!];
+  return source ? `${source} (${field})` : field;
+};
 
 /** OTel severity numbers: 1–12 TRACE..INFO, 13–16 WARN, 17–20 ERROR, 21–24 FATAL. */
 export function severityFromNumber(n: number): Severity {

@@ -140,6 +140,7 @@ export class AccessLog {
         userAgent: r.userAgent,
         requestId: r.requestId,
         now: Date.now(),
+        service: true, // audit.accessed is in the reserved namespace that callers may not post
       }, this.redactor);
       if (redactions > 0) this.metrics?.redactions.inc(redactions);
       return rows;

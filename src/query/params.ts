@@ -1,6 +1,6 @@
 // Query-string schemas of the read endpoints (the export endpoint reuses the filter part).
 import { z } from '@hono/zod-openapi';
-import { isRealIsoDate } from '../ingest/event.ts';
+import { isRealIsoDate, TenantIdSchema } from '../ingest/event.ts';
 import { severities } from '../config.ts';
 import { queryInt } from '../params.ts';
 import type { ActivityFilters } from '../store/activities.ts';
@@ -57,7 +57,7 @@ export const FilterQuery = z.strictObject({
   since: isoTime.optional().openapi({ description: 'Inclusive lower bound (ISO-8601)', example: '2026-01-01T00:00:00Z' }),
   until: isoTime.optional().openapi({ description: 'Exclusive upper bound (ISO-8601)' }),
   q: text(200).optional().openapi({ description: 'Case-insensitive text in description' }),
-  tenant_id: text(128).optional().openapi({ description: 'Another tenant to read; audit:admin only' }),
+  tenant_id: TenantIdSchema.optional().openapi({ description: 'Another tenant to read; audit:admin only' }),
 });
 
 export const ListQuery = FilterQuery.extend({
@@ -69,7 +69,7 @@ export const RecentQuery = z.strictObject({
   days: queryInt(1, 3660).default(7),
   limit: queryInt(1, 1000).default(50),
   user_id: text(256).optional(),
-  tenant_id: text(128).optional().openapi({ description: 'Another tenant to read; audit:admin only' }),
+  tenant_id: TenantIdSchema.optional().openapi({ description: 'Another tenant to read; audit:admin only' }),
 });
 
 export function toFilters(q: z.infer<typeof FilterQuery>): ActivityFilters {

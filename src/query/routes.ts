@@ -4,7 +4,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { readTenant, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { notFound } from '../errors.ts';
-import { AuditEvent } from '../ingest/event.ts';
+import { AuditEvent, TenantIdSchema } from '../ingest/event.ts';
 import { problemResponses } from '../openapi.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { readOne, readPage } from './pending-reads.ts';
@@ -56,7 +56,7 @@ const getRoute = createRoute({
   middleware: [requireScope('audit:read')] as const,
   request: {
     params: z.object({ id: z.string().regex(UUID_RE, 'must be a UUID').openapi({ param: { name: 'id', in: 'path' } }) }),
-    query: z.strictObject({ tenant_id: z.string().max(128).optional().openapi({ description: 'audit:admin only' }) }),
+    query: z.strictObject({ tenant_id: TenantIdSchema.optional().openapi({ description: 'audit:admin only' }) }),
   },
   responses: {
     200: { description: 'The event', content: { 'application/json': { schema: AuditEvent } } },

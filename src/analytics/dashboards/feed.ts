@@ -3,7 +3,7 @@
 // "everything about X" is one click from any row on any dashboard.
 import { severities } from '../../config.ts';
 import { VIEWS } from '../views.ts';
-import { customVariable, dashboard, DB, layout, queryVariable, sqlTarget, stat, table, textValue, textVariable, timeseries, when, type ColumnLink, type Json } from './kit.ts';
+import { customVariable, dashboard, DB, layout, queryVariable, tenantVariable, sqlTarget, stat, table, textValue, textVariable, timeseries, when, whenTenant, type ColumnLink, type Json } from './kit.ts';
 
 export const FEED_UID = 'audit-activity-feed';
 const FEED_URL = `/d/${FEED_UID}/activity-feed`;
@@ -33,7 +33,7 @@ const WITH_TEXT = [
 
 const FILTERS = [
   '$__timeFilter(timestamp)',
-  when('tenant_id', 'tenant'),
+  whenTenant('tenant_id'),
   when('activity_type', 'activity_type'),
   when('severity', 'severity'),
   "(want_user = '' OR user_id = want_user)",
@@ -109,12 +109,12 @@ export function feedDashboard(): Json {
     time: { from: 'now-6h', to: 'now' },
     refresh: '30s',
     variables: [
-      queryVariable({ name: 'tenant', label: 'Tenant', sql: `SELECT DISTINCT tenant_id FROM ${DB}.${VIEWS.daily} ORDER BY tenant_id` }),
+      tenantVariable(`${DB}.${VIEWS.daily}`),
       textVariable({ name: 'user', label: 'User id', description: 'Exact user id; empty for all users' }),
       queryVariable({
         name: 'activity_type',
         label: 'Activity type',
-        sql: `SELECT DISTINCT activity_type FROM ${DB}.${VIEWS.daily} WHERE ${when('tenant_id', 'tenant')} ORDER BY activity_type`,
+        sql: `SELECT DISTINCT activity_type FROM ${DB}.${VIEWS.daily} WHERE ${whenTenant('tenant_id')} ORDER BY activity_type`,
       }),
       customVariable({ name: 'severity', label: 'Severity', values: severities }),
       textVariable({ name: 'q', label: 'Text', description: 'Case-insensitive text in the description' }),

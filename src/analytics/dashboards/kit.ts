@@ -1,6 +1,7 @@
 // A small typed kit for the provisioned Grafana dashboards (dashboards as code): panels,
 // ClickHouse and Prometheus targets, variables and a row layout that cannot overlap. The JSON it
 // produces is committed under grafana/dashboards/ and a test keeps the two in step.
+import { TENANT_ID_RE } from '../../ingest/event.ts';
 
 export const CLICKHOUSE = { type: 'grafana-clickhouse-datasource', uid: 'audithouse-clickhouse' } as const;
 export const PROMETHEUS = { type: 'prometheus', uid: 'audithouse-prometheus' } as const;
@@ -255,6 +256,23 @@ export function queryVariable(o: { name: string; label: string; sql: string }): 
   };
 }
 
+/** The pattern as a ClickHouse string literal body: it holds no quote or backslash (checked here, at load). */
+const TENANT_PATTERN_SQL = (() => {
+  if (/['\\]/.test(TENANT_ID_RE.source)) throw new Error('TENANT_ID_RE must not hold a quote or backslash: it is written into dashboard SQL');
+  return TENANT_ID_RE.source;
+})();
+
+/**
+ * The tenant picker offers only ids of the one tenant-id charset (src/ingest/event.ts). The
+ * ClickHouse plugin writes a multi-value variable into the SQL as '…' literals without escaping,
+ * so one stored "x'y" (accepted before the charset was enforced everywhere, or inserted straight
+ * into the table) would break every panel the moment it is picked, or rewrite its SQL. Such a
+ * tenant is left out of the list (its rows stay in the table, for an operator to fix in SQL).
+ */
+export function tenantVariable(table: string): Json {
+  return queryVariable({ name: 'tenant', label: 'Tenant', sql: `SELECT DISTINCT tenant_id FROM ${table} WHERE match(tenant_id, '${TENANT_PATTERN_SQL}') ORDER BY tenant_id` });
+}
+
 export function customVariable(o: { name: string; label: string; values: readonly string[] }): Json {
   return {
     type: 'custom',
@@ -341,6 +359,17 @@ export function dashboard(d: DashboardSpec): Json {
 
 /** SQL fragment: the filter a multi-value variable adds, or 1=1 when All (browser-side only). */
 export const when = (column: string, variable: string) => `$__conditionalAll(${column} IN ($${variable}), $${variable})`;
+
+/**
+ * The tenant filter, safe whatever value `$tenant` holds. The picker offers only well-formed ids
+ * (tenantVariable), but a data link or a hand-made URL sets `var-tenant` to anything, and the
+ * plugin would write it into the SQL unescaped. So the values arrive percent-encoded (Grafana
+ * sends several as "{a,b}"), and ClickHouse decodes and splits them: no quote or backslash can
+ * reach the SQL. Tenant ids hold no comma or brace, and ClickHouse folds the constant list into
+ * an IN set on the sort key, as it does a literal list.
+ */
+export const whenTenant = (column: string) =>
+  `$__conditionalAll(${column} IN splitByChar(',', trim(BOTH '{}' FROM decodeURLComponent('\${tenant:percentencode}'))), $tenant)`;
 
 /**
  * A free-text variable as a SQL string, safe whatever the user types: percent-encoding leaves

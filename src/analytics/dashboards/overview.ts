@@ -2,7 +2,7 @@
 // the analytics views (cheap at any volume); only the latest HIGH/CRITICAL table reads raw rows.
 import { severities } from '../../config.ts';
 import { VIEWS } from '../views.ts';
-import { barchart, customVariable, dashboard, DB, layout, queryVariable, sqlTarget, stat, table, timeseries, when, type Json } from './kit.ts';
+import { barchart, customVariable, dashboard, DB, layout, tenantVariable, sqlTarget, stat, table, timeseries, when, whenTenant, type Json } from './kit.ts';
 import { resourceLink, userLink } from './feed.ts';
 
 export const OVERVIEW_UID = 'audit-overview';
@@ -16,7 +16,7 @@ const failures = `${DB}.${VIEWS.failuresMinutely}`;
 // range is left out (the chart may show up to an hour before it).
 const HOURS = 'hour >= toStartOfHour($__fromTime) AND hour <= $__toTime';
 const MINUTES = 'minute >= toStartOfMinute($__fromTime) AND minute <= $__toTime';
-const TENANT = when('tenant_id', 'tenant');
+const TENANT = whenTenant('tenant_id');
 const SEVERITY = when('severity', 'severity');
 
 const totals = (expr: string, alias: string) =>
@@ -194,7 +194,7 @@ export function overviewDashboard(): Json {
     time: { from: 'now-7d', to: 'now' },
     refresh: '5m',
     variables: [
-      queryVariable({ name: 'tenant', label: 'Tenant', sql: `SELECT DISTINCT tenant_id FROM ${DB}.${VIEWS.daily} ORDER BY tenant_id` }),
+      tenantVariable(`${DB}.${VIEWS.daily}`),
       customVariable({ name: 'severity', label: 'Severity', values: severities }),
     ],
     panels,
