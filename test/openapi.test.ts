@@ -161,6 +161,46 @@ describe('GET /openapi.json', () => {
     expect(doc.paths['/api/v1/audit/activities/{id}']!.get!.parameters!.some((x) => x.in === 'path' && x.name === 'id')).toBe(true);
   });
 
+  it('names every operation (unique camelCase operationIds), tags each with a declared tag, and marks the public ones security: []', () => {
+    const ops = operations() as Array<{ route: string; path: string; op: Operation & { operationId?: string; tags?: string[] } }>;
+    const ids = ops.map((o) => o.op.operationId);
+    for (const { route, op } of ops) expect(op.operationId, route).toMatch(/^[a-z][a-zA-Z]+$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    const declared = (doc as unknown as { tags: Array<{ name: string }> }).tags.map((t) => t.name);
+    const used = new Set(ops.flatMap((o) => o.op.tags ?? []));
+    expect([...used].sort()).toEqual([...declared].sort()); // no unused tag, no undeclared one
+    for (const { route, op } of ops) expect(op.tags, route).toHaveLength(1);
+    const byRoute = Object.fromEntries(ops.map((o) => [o.route, o.op]));
+    for (const route of ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /docs']) expect(byRoute[route]!.security, route).toEqual([]);
+    expect(byRoute['GET /api/v1/audit/activities/{id}']!.operationId).toBe('getActivity');
+  });
+
+  it('states the ingest array minItems, timestamps as date-time, the patterns the filters enforce, and links', () => {
+    const post = doc.paths['/api/v1/audit/activities']!.post! as Operation & { responses: Record<string, { links?: Record<string, { operationId: string; parameters: Record<string, string> }> }> };
+    const body = (post.requestBody!.content['application/json'] as { schema: { anyOf: Array<{ type?: string; minItems?: number; maxItems?: number }> } }).schema;
+    expect(body.anyOf.find((s) => s.type === 'array')).toMatchObject({ minItems: 1, maxItems: 10_000 });
+    expect(post.responses['202']!.links!.getActivity).toMatchObject({ operationId: 'getActivity', parameters: { id: '$response.body#/ids/0' } });
+    const props = (name: string) => doc.components.schemas[name]!.properties as Record<string, { format?: string }>;
+    expect(props('AuditEventInput').timestamp!.format).toBe('date-time');
+    expect(props('AuditEvent').timestamp!.format).toBe('date-time');
+    for (const p of ['/api/v1/audit/activities', '/api/v1/audit/export']) {
+      const params = doc.paths[p]!.get!.parameters as unknown as Array<{ name: string; schema: { pattern?: string; minLength?: number } }>;
+      for (const name of ['since', 'until', 'severity', 'activity_type']) {
+        const pattern = params.find((x) => x.name === name)!.schema.pattern;
+        expect(pattern, `${p} ${name}`).toBeTruthy();
+        expect(new RegExp(pattern!).test(''), `${p} ${name} refuses an empty value`).toBe(false);
+      }
+      // Every string parameter refuses the empty value (a 400, the same everywhere).
+      for (const x of params) if (!('enum' in x.schema) && (x.schema as { type?: string }).type === 'string') {
+        expect(x.schema.minLength === 1 || (x.schema.pattern !== undefined && !new RegExp(x.schema.pattern).test('')), `${p} ${x.name}`).toBe(true);
+      }
+    }
+    const exp = doc.paths['/api/v1/audit/export']!.get!.responses['200']!.content!;
+    expect(Object.keys(exp).sort()).toEqual(['application/x-ndjson', 'text/csv']);
+    for (const media of Object.values(exp)) expect(media.schema).toMatchObject({ type: 'string' });
+    expect(doc.paths['/metrics']!.get!.responses['200']!.content!['text/plain']!.schema).toMatchObject({ type: 'string' });
+  });
+
   it('needs no token', async () => {
     const res = await t.app.request('/openapi.json');
     expect(res.status).toBe(200);

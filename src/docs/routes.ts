@@ -21,6 +21,9 @@ is their tenant and whose \`scope\` holds \`audit:write\`; analysts read them wi
 Errors are RFC 9457 \`application/problem+json\`: \`type\`, \`title\`, \`status\`, \`detail\`,
 \`instance\`, \`request_id\`, and for validation \`errors[]\` naming the event index and field.
 
+Query parameters are strict: an unknown one, or an empty value (\`?severity=\`), is a 400 on every
+endpoint, like any value outside its declared pattern; leave a parameter out not to filter on it.
+
 The TypeScript client (\`import { AuditClient } from 'audithouse/client'\`) batches, retries and
 reads with typed helpers.`;
 
@@ -30,6 +33,8 @@ export function mountApiDocs(app: OpenAPIHono<AppEnv>): void {
     method: 'get',
     path: '/openapi.json',
     tags: ['ops'],
+    operationId: 'getOpenApiDocument',
+    security: [],
     summary: 'This OpenAPI 3.1 document',
     responses: { 200: { description: 'The document', content: { 'application/json': { schema: z.object({}).passthrough() } } } },
   });
@@ -37,6 +42,8 @@ export function mountApiDocs(app: OpenAPIHono<AppEnv>): void {
     method: 'get',
     path: '/docs',
     tags: ['ops'],
+    operationId: 'getApiReference',
+    security: [],
     summary: 'Interactive API reference (Scalar) over /openapi.json',
     responses: { 200: { description: 'HTML page', content: { 'text/html': { schema: z.string() } } } },
   });
@@ -51,11 +58,14 @@ export function mountApiDocs(app: OpenAPIHono<AppEnv>): void {
     },
     // Relative: right behind any host name or proxy that serves this document.
     servers: [{ url: '/', description: 'This audithouse instance' }],
+    // One per capability; every operation carries exactly one of them.
     tags: [
-      { name: 'ingest', description: 'Posting events' },
-      { name: 'query', description: 'Reading events (tenant-scoped)' },
-      { name: 'admin', description: 'Retention, archives, erasure, integrity (audit:admin)' },
-      { name: 'ops', description: 'Health, readiness, metrics, this document' },
+      { name: 'ingest', description: 'Posting events (audit:write): native and OTLP/HTTP' },
+      { name: 'query', description: 'Reading events (audit:read, tenant-scoped): list, recent, by id, export' },
+      { name: 'analytics', description: 'Aggregates over the last days (audit:read)' },
+      { name: 'retention', description: 'The retention/archive job and its archives (audit:admin)' },
+      { name: 'integrity', description: 'Hash-chain verification and erasure (audit:admin)' },
+      { name: 'ops', description: 'Health, readiness, metrics, this document and its reference (no token)' },
     ],
   });
 
