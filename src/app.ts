@@ -1,6 +1,8 @@
 // Builds the Hono app from the capability routers. Shared by the server and the tests.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import { matchedRoutes } from 'hono/route';
 import { analyticsRoutes } from './analytics/routes.ts';
 import { authenticate, noStore } from './auth/middleware.ts';
 import { mountApiDocs } from './docs/routes.ts';
@@ -30,6 +32,25 @@ export function createApp(services: Services) {
   });
 
   const access = accessLoggerOf(services.log);
+  // Outermost, so every answer carries it (errors, 404/405, streams): a browser never sniffs a
+  // JSON, CSV or NDJSON body into HTML or script. The rest of the helmet-style set stays off: an
+  // API on plain HTTP behind a proxy has no use for HSTS or frame options (/docs sets its own CSP).
+  app.use(secureHeaders({
+    xContentTypeOptions: true,
+    contentSecurityPolicy: undefined,
+    crossOriginEmbedderPolicy: false,
+    crossOriginResourcePolicy: false,
+    crossOriginOpenerPolicy: false,
+    originAgentCluster: false,
+    referrerPolicy: false,
+    strictTransportSecurity: false,
+    xDnsPrefetchControl: false,
+    xDownloadOptions: false,
+    xFrameOptions: false,
+    xPermittedCrossDomainPolicies: false,
+    xXssProtection: false,
+    permissionsPolicy: {},
+  }));
   app.use(requestId());
   app.use(async (c, next) => {
     const start = performance.now();

@@ -161,6 +161,46 @@ describe('GET /openapi.json', () => {
     expect(doc.paths['/api/v1/audit/activities/{id}']!.get!.parameters!.some((x) => x.in === 'path' && x.name === 'id')).toBe(true);
   });
 
+  it('names every operation (unique camelCase operationIds), tags each with a declared tag, and marks the public ones security: []', () => {
+    const ops = operations() as Array<{ route: string; path: string; op: Operation & { operationId?: string; tags?: string[] } }>;
+    const ids = ops.map((o) => o.op.operationId);
+    for (const { route, op } of ops) expect(op.operationId, route).toMatch(/^[a-z][a-zA-Z]+$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    const declared = (doc as unknown as { tags: Array<{ name: string }> }).tags.map((t) => t.name);
+    const used = new Set(ops.flatMap((o) => o.op.tags ?? []));
+    expect([...used].sort()).toEqual([...declared].sort()); // no unused tag, no undeclared one
+    for (const { route, op } of ops) expect(op.tags, route).toHaveLength(1);
+    const byRoute = Object.fromEntries(ops.map((o) => [o.route, o.op]));
+    for (const route of ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /docs']) expect(byRoute[route]!.security, route).toEqual([]);
+    expect(byRoute['GET /api/v1/audit/activities/{id}']!.operationId).toBe('getActivity');
+  });
+
+  it('states the ingest array minItems, timestamps as date-time, the patterns the filters enforce, and links', () => {
+    const post = doc.paths['/api/v1/audit/activities']!.post! as Operation & { responses: Record<string, { links?: Record<string, { operationId: string; parameters: Record<string, string> }> }> };
+    const body = (post.requestBody!.content['application/json'] as { schema: { anyOf: Array<{ type?: string; minItems?: number; maxItems?: number }> } }).schema;
+    expect(body.anyOf.find((s) => s.type === 'array')).toMatchObject({ minItems: 1, maxItems: 10_000 });
+    expect(post.responses['202']!.links!.getActivity).toMatchObject({ operationId: 'getActivity', parameters: { id: '$response.body#/ids/0' } });
+    const props = (name: string) => doc.components.schemas[name]!.properties as Record<string, { format?: string }>;
+    expect(props('AuditEventInput').timestamp!.format).toBe('date-time');
+    expect(props('AuditEvent').timestamp!.format).toBe('date-time');
+    for (const p of ['/api/v1/audit/activities', '/api/v1/audit/export']) {
+      const params = doc.paths[p]!.get!.parameters as unknown as Array<{ name: string; schema: { pattern?: string; minLength?: number } }>;
+      for (const name of ['since', 'until', 'severity', 'activity_type']) {
+        const pattern = params.find((x) => x.name === name)!.schema.pattern;
+        expect(pattern, `${p} ${name}`).toBeTruthy();
+        expect(new RegExp(pattern!).test(''), `${p} ${name} refuses an empty value`).toBe(false);
+      }
+      // Every string parameter refuses the empty value (a 400, the same everywhere).
+      for (const x of params) if (!('enum' in x.schema) && (x.schema as { type?: string }).type === 'string') {
+        expect(x.schema.minLength === 1 || (x.schema.pattern !== undefined && !new RegExp(x.schema.pattern).test('')), `${p} ${x.name}`).toBe(true);
+      }
+    }
+    const exp = doc.paths['/api/v1/audit/export']!.get!.responses['200']!.content!;
+    expect(Object.keys(exp).sort()).toEqual(['application/x-ndjson', 'text/csv']);
+    for (const media of Object.values(exp)) expect(media.schema).toMatchObject({ type: 'string' });
+    expect(doc.paths['/metrics']!.get!.responses['200']!.content!['text/plain']!.schema).toMatchObject({ type: 'string' });
+  });
+
   it('needs no token', async () => {
     const res = await t.app.request('/openapi.json');
     expect(res.status).toBe(200);
@@ -169,13 +209,94 @@ describe('GET /openapi.json', () => {
 });
 
 describe('GET /docs', () => {
-  it('serves the interactive API reference over /openapi.json', async () => {
+  it('serves the interactive API reference over /openapi.json, loading scripts from this service only', async () => {
     const res = await t.app.request('/docs');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
     const html = await res.text();
     expect(html).toContain('<title>audithouse API reference</title>');
-    expect(html).toContain('/openapi.json');
-    expect(html).toMatch(/@scalar\/api-reference/);
+    // No other host anywhere in the page: no absolute or protocol-relative URL at all.
+    expect(html).not.toMatch(/(https?:)?\/\/[a-z0-9.-]+/i);
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // no inline script
+    const scripts = [...html.matchAll(/<script[^>]*\bsrc="([^"]+)"/g)].map((m) => m[1]!);
+    expect(scripts.length).toBeGreaterThanOrEqual(2);
+    for (const src of scripts) {
+      expect(src).toMatch(/^\/docs\/assets\//);
+      const js = await t.app.request(src);
+      expect(js.status, src).toBe(200);
+      expect(js.headers.get('content-type'), src).toMatch(/^text\/javascript/);
+      expect(js.headers.get('x-content-type-options')).toBe('nosniff');
+      expect((await js.text()).length).toBeGreaterThan(20);
+    }
+    // The versioned bundle is the installed package's own build, cacheable for good.
+    const bundle = scripts.find((s) => /api-reference-\d+\.\d+\.\d+\.js$/.test(s))!;
+    const installed = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../node_modules/@scalar/api-reference/package.json'), 'utf8')) as { version: string };
+    expect(bundle).toBe(`/docs/assets/api-reference-${installed.version}.js`);
+    const raw = await t.app.request(bundle);
+    expect(raw.headers.get('cache-control')).toMatch(/immutable/);
+    expect(await raw.text()).toContain('createApiReference');
+    // The init script points the reference at this document and turns off what would call Scalar's hosts.
+    const init = await (await t.app.request(scripts.find((s) => s.endsWith('/init.js'))!)).text();
+    expect(init).toContain('"url":"/openapi.json"');
+    expect(init).toContain('"withDefaultFonts":false');
+    expect(init).toContain('"telemetry":false');
+  });
+
+  it('sends a Content-Security-Policy that allows this origin only, with a fresh style nonce per page', async () => {
+    const a = await t.app.request('/docs');
+    const b = await t.app.request('/docs');
+    const csp = a.headers.get('content-security-policy')!;
+    expect(csp).toBeTruthy();
+    const directives = Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k!, v]));
+    expect(directives['default-src']).toEqual(["'none'"]);
+    expect(directives['script-src']).toEqual(["'self'"]);
+    expect(directives['connect-src']).toEqual(["'self'"]);
+    expect(directives['frame-ancestors']).toEqual(["'none'"]);
+    const nonce = /'nonce-([^']+)'/.exec(directives['style-src']!.join(' '))![1]!;
+    expect(directives['style-src']!.slice(0, 2)).toEqual(["'self'", `'nonce-${nonce}'`]);
+    // Style attributes only (they cannot run code); no inline <style> or script without nonce or hash.
+    expect(directives['style-src-attr']).toEqual(["'unsafe-inline'"]);
+    for (const [name, values] of Object.entries(directives)) {
+      if (name === 'style-src-attr') continue;
+      for (const v of values) expect(v, name).toMatch(/^('self'|'none'|data:|'nonce-[A-Za-z0-9+/=]+'|'sha256-[A-Za-z0-9+/=]+')$/);
+    }
+    expect(await a.text()).toContain(`<meta property="csp-nonce" content="${nonce}" />`);
+    expect(b.headers.get('content-security-policy')).not.toBe(csp);
+  });
+
+  it('answers a gzip-accepting client with the compressed bundle', async () => {
+    const html = await (await t.app.request('/docs')).text();
+    const bundle = /src="(\/docs\/assets\/api-reference-[^"]+)"/.exec(html)![1]!;
+    const res = await t.app.request(bundle, { headers: { 'Accept-Encoding': 'gzip, br' } });
+    expect(res.headers.get('content-encoding')).toBe('gzip');
+    const { gunzipSync } = await import('node:zlib');
+    expect(gunzipSync(Buffer.from(await res.arrayBuffer())).toString('utf8')).toContain('createApiReference');
+  });
+});
+
+describe('X-Content-Type-Options: nosniff', () => {
+  it('is on every kind of answer: API data, problem+json, 404, metrics, health, the document, export', async () => {
+    const token = await t.token();
+    const post = await t.post({ activity_type: 'user.login', action: 'login' });
+    expect(post.status).toBe(202);
+    const answers = [
+      post,
+      await t.get('/api/v1/audit/activities'),
+      await t.get('/api/v1/audit/activities?severity=NOPE'),
+      await t.app.request('/api/v1/audit/activities'), // 401
+      await t.get('/api/v1/audit/archives', { token }), // 403
+      await t.app.request('/nowhere'), // 404
+      await t.app.request('/healthz', { method: 'DELETE' }), // 405
+      await t.app.request('/metrics'),
+      await t.app.request('/healthz'),
+      await t.app.request('/openapi.json'),
+      await t.get('/api/v1/audit/export?format=csv'),
+      await t.app.request('/v1/logs', { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'text/plain' }, body: 'x' }), // OTLP 415
+    ];
+    for (const res of answers) {
+      expect(res.headers.get('x-content-type-options'), `${res.status} ${res.headers.get('content-type')}`).toBe('nosniff');
+      await res.body?.cancel();
+    }
+    expect(answers.map((r) => r.status)).toEqual([202, 200, 400, 401, 403, 404, 405, 200, 200, 200, 200, 415]);
   });
 });

@@ -20,6 +20,7 @@ const summaryRoute = createRoute({
   method: 'get',
   path: '/api/v1/audit/summary',
   tags: ['analytics'],
+  operationId: 'getSummary',
   summary: 'Totals, daily series, top users and resources over the last N days',
   description:
     'Served from materialized views, so it costs the same at any volume, and it still covers days whose raw ' +

@@ -35,6 +35,7 @@ const listRoute = createRoute({
   method: 'get',
   path: '/api/v1/audit/archives',
   tags: ['retention'],
+  operationId: 'listArchives',
   summary: 'List archives written by the retention job',
   security: [{ bearerAuth: [] }],
   middleware: [requireScope('audit:admin')] as const,
@@ -48,6 +49,7 @@ const listRoute = createRoute({
     200: {
       description: 'Archives in chain order',
       content: { 'application/json': { schema: z.object({ data: z.array(ArchiveSchema), next_cursor: z.string().nullable() }).openapi('ArchivePage') } },
+      links: { nextPage: { operationId: 'listArchives', parameters: { cursor: '$response.body#/next_cursor' }, description: 'The next page; only while next_cursor is not null' } },
     },
     ...problemResponses(400, 401, 403),
   },

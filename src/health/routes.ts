@@ -10,14 +10,14 @@ export function healthRoutes() {
   return new OpenAPIHono<AppEnv>()
     .openapi(
       createRoute({
-        method: 'get', path: '/healthz', tags: ['ops'], summary: 'Liveness: the process answers',
+        method: 'get', path: '/healthz', tags: ['ops'], operationId: 'getLiveness', security: [], summary: 'Liveness: the process answers',
         responses: { 200: { description: 'Alive', content: { 'application/json': { schema: Status } } } },
       }),
       (c) => c.json({ status: 'ok' }, 200),
     )
     .openapi(
       createRoute({
-        method: 'get', path: '/readyz', tags: ['ops'], summary: 'Readiness: writes are accepted durably',
+        method: 'get', path: '/readyz', tags: ['ops'], operationId: 'getReadiness', security: [], summary: 'Readiness: writes are accepted durably',
         description: '200 `ready`: writes are acknowledged from the write-ahead log and the store takes its batches. 200 `degraded`: the store is down, slow or still replaying a backlog, and acknowledged events wait in the log; the instance still accepts writes durably, so it stays in rotation. 503: writes cannot be accepted (shutting down, the log is full or its disk fails, or without a log the store is down).',
         responses: {
           200: { description: 'Ready or degraded', content: { 'application/json': { schema: Status } } },
@@ -43,8 +43,8 @@ export function healthRoutes() {
     )
     .openapi(
       createRoute({
-        method: 'get', path: '/metrics', tags: ['ops'], summary: 'Prometheus metrics',
-        responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
+        method: 'get', path: '/metrics', tags: ['ops'], operationId: 'getMetrics', security: [], summary: 'Prometheus metrics',
+        responses: { 200: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: z.string().openapi({ description: 'text/plain; version=0.0.4' }) } } } },
       }),
       async (c) => {
         const { registry } = c.get('services').metrics;

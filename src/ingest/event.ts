@@ -56,6 +56,17 @@ export function tenantIdProblem(v: unknown): string | undefined {
   return r.success ? undefined : r.error.issues[0]?.message ?? 'is invalid';
 }
 
+// An ISO-8601 date, or date and time (T or space; seconds, fraction and zone optional; no zone: UTC),
+// with real calendar dates only (Feb 29 in leap years; years 0100-9999, as Date.UTC reads 00-99 as
+// 19xx). The exact set the query parameters accept, so it is also the pattern the OpenAPI document
+// declares; checked against isRealIsoDate + Date.parse by test/contract.test.ts.
+const LEAP_YEAR = '(?:\\d{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)';
+const CALENDAR_DATE = `(?:(?:0[1-9]\\d{2}|[1-9]\\d{3})-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|02-(?:0[1-9]|1\\d|2[0-8]))|${LEAP_YEAR}-02-29)`;
+const CLOCK_TIME = '[T ](?:[01]\\d|2[0-3]):[0-5]\\d(?::[0-5]\\d(?:\\.\\d{1,9})?)?(?:Z|[+-](?:[01]\\d|2[0-3]):?[0-5]\\d)?';
+export const ISO_INSTANT_RE = new RegExp(`^${CALENDAR_DATE}(?:${CLOCK_TIME})?$`);
+/** The same, without the anchors, to embed in a larger pattern. */
+export const ISO_INSTANT_SOURCE = `${CALENDAR_DATE}(?:${CLOCK_TIME})?`;
+
 // No NUL or other C0 control characters (tab, LF, CR allowed in free text only).
 const noControl = (s: string) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(s);
 // Bidirectional overrides and isolates (Trojan-Source style spoofing in tables and CSV).
@@ -89,7 +100,7 @@ function eventInput(reserved: boolean) {
     timestamp: z.string().regex(ISO_RE, 'must be an ISO-8601 date-time with a zone, e.g. 2026-01-31T12:00:00.000Z')
       .refine(isRealIsoDate, 'is not a valid calendar date and time')
       .optional()
-      .openapi({ description: 'When it happened (UTC, millisecond precision). Default: receipt time.' }),
+      .openapi({ description: 'When it happened (UTC, millisecond precision); not before 1970, at most 5 minutes ahead. Default: receipt time.', format: 'date-time' }),
     activity_type: activityType.openapi({
       example: 'file.uploaded',
       description: `Dotted lowercase. The "${RESERVED_ACTIVITY_PREFIX}" namespace belongs to the service and is refused (422).`,
@@ -126,8 +137,8 @@ export type AuditEventInput = z.infer<typeof AuditEventInput>;
 export const AuditEvent = z
   .object({
     id: z.string(),
-    timestamp: z.string().openapi({ example: '2026-01-31T12:00:00.000Z' }),
-    received_at: z.string(),
+    timestamp: z.string().openapi({ example: '2026-01-31T12:00:00.000Z', format: 'date-time' }),
+    received_at: z.string().openapi({ format: 'date-time' }),
     activity_type: z.string(),
     severity: SeveritySchema,
     action: z.string(),

@@ -112,13 +112,24 @@ export function ingestRoutes() {
       body: {
         required: true,
         content: {
-          'application/json': { schema: z.union([AuditEventInput, z.array(AuditEventInput).max(10_000)]) },
+          'application/json': { schema: z.union([AuditEventInput, z.array(AuditEventInput).min(1).max(10_000)]) },
           ...Object.fromEntries(NDJSON_MEDIA_TYPES.map((t) => [t, { schema: z.string().openapi({ description: 'One AuditEventInput JSON object per line' }) }])),
         },
       },
     },
     responses: {
-      202: { description: 'Stored (with partial=true: the valid events stored, the others in rejected[])', content: { 'application/json': { schema: IngestAccepted } } },
+      202: {
+        description: 'Stored (with partial=true: the valid events stored, the others in rejected[])',
+        content: { 'application/json': { schema: IngestAccepted } },
+        // Each of ids[] reads back with getActivity; the first is named here (a link takes one value).
+        links: {
+          getActivity: {
+            operationId: 'getActivity',
+            parameters: { id: '$response.body#/ids/0' },
+            description: 'Read a stored event back by its id (any entry of ids[], here the first)',
+          },
+        },
+      },
       ...problemResponses(400, 401, 403, 413, 415, 422, 429, 503),
     },
   });

@@ -6,11 +6,15 @@ import { TenantIdSchema } from '../ingest/event.ts';
 import { readTenant, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError, badRequest } from '../errors.ts';
+import { ISO_INSTANT_SOURCE } from '../ingest/event.ts';
 import { clientIp } from '../ingest/routes.ts';
 import { problemResponses } from '../openapi.ts';
 import { ERASED } from './canonical.ts';
 import { eraseSubject } from './erasure.ts';
 import { parseSince, verifyChains } from './verify.ts';
+
+/** What parseSince takes: a duration back from now, or a date(-time) as the read filters take it. */
+const SINCE_RE = new RegExp(`^(?:\\d{1,6}[mhd]|${ISO_INSTANT_SOURCE})$`);
 
 const ChainBreak = z.object({
   tenant_id: z.string(),
@@ -41,6 +45,7 @@ const integrityRoute = createRoute({
   method: 'get',
   path: '/api/v1/audit/integrity',
   tags: ['integrity'],
+  operationId: 'verifyIntegrity',
   summary: 'Verify the hash chains and signed checkpoints of stored events',
   description: 'Walks every chain of the tenant in order and reports the first break of each: the stream, the sequence number and what is wrong. 200 with ok=false when something is broken.',
   security: [{ bearerAuth: [] }],
@@ -48,7 +53,8 @@ const integrityRoute = createRoute({
   request: {
     query: z.object({
       tenant_id: TenantIdSchema.optional().openapi({ description: "Default: the token's tenant" }),
-      since: z.string().max(40).optional().openapi({ description: 'ISO-8601 date(-time) or 90m / 24h / 7d: verify only links stored since then', example: '7d' }),
+      since: z.string().max(40).regex(SINCE_RE, 'must be an ISO-8601 date or date-time, or a duration such as 90m, 24h or 7d').optional()
+        .openapi({ description: 'ISO-8601 date(-time) or 90m / 24h / 7d: verify only links stored since then', example: '7d' }),
     }),
   },
   responses: {
@@ -81,6 +87,7 @@ const erasureRoute = createRoute({
   method: 'post',
   path: '/api/v1/audit/erasure',
   tags: ['integrity'],
+  operationId: 'eraseSubject',
   summary: 'Erase a data subject (right to be forgotten)',
   description: "Replaces the subject's user_id, IP address, user agent, personal resource ids and personal details values in stored events with \"[ERASED]\", and records an audit.erasure event that names the subject only by a keyed pseudonym. The hash chains still verify.",
   security: [{ bearerAuth: [] }],

@@ -3,18 +3,31 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 
-const KeyValue = z.object({ key: z.string(), value: z.record(z.string(), z.unknown()).openapi({ description: 'AnyValue: one of stringValue, boolValue, intValue, doubleValue, arrayValue, kvlistValue, bytesValue' }) });
+// The patterns are those src/otlp/json.ts enforces (proto3 JSON: 64-bit integers as decimal text).
+const uint64 = z.string().regex(/^\d{1,20}$/).openapi({ description: 'Unsigned 64-bit integer as decimal text (a JSON number is taken too)', example: '1767225600000000000' });
+
+const AnyValue = z.object({
+  stringValue: z.string().optional(),
+  boolValue: z.boolean().optional(),
+  intValue: z.string().regex(/^-?\d{1,20}$/).optional().openapi({ description: 'int64 as decimal text (a JSON number is taken too)' }),
+  doubleValue: z.number().optional(),
+  bytesValue: z.string().optional().openapi({ description: 'base64' }),
+  arrayValue: z.object({ values: z.array(z.record(z.string(), z.unknown())).optional().openapi({ description: 'AnyValues' }) }).optional(),
+  kvlistValue: z.object({ values: z.array(z.record(z.string(), z.unknown())).optional().openapi({ description: 'KeyValues' }) }).optional(),
+}).openapi('OtlpAnyValue', { description: 'One of its fields set' });
+
+const KeyValue = z.object({ key: z.string(), value: AnyValue });
 
 const LogRecord = z.object({
-  timeUnixNano: z.string().optional().openapi({ description: 'Event time → timestamp (else observedTimeUnixNano, else receipt time)' }),
-  observedTimeUnixNano: z.string().optional(),
+  timeUnixNano: uint64.optional().openapi({ description: 'Event time → timestamp (else observedTimeUnixNano, else receipt time)' }),
+  observedTimeUnixNano: uint64.optional(),
   severityNumber: z.number().int().optional().openapi({ description: 'Without attribute audit.severity: ≤12 LOW, 13–16 MEDIUM, 17–20 HIGH, ≥21 CRITICAL' }),
   severityText: z.string().optional(),
   eventName: z.string().optional().openapi({ description: 'activity_type (else attribute event.name)', example: 'user.login' }),
-  body: z.record(z.string(), z.unknown()).optional().openapi({ description: 'A string body → description; any other body → details.body' }),
+  body: AnyValue.optional().openapi({ description: 'A string body → description; any other body → details.body' }),
   attributes: z.array(KeyValue).optional().openapi({ description: 'audit.action, user.id, audit.resource.type, audit.resource.id, audit.outcome, audit.severity, client.address, user_agent.original, audit.id fill event fields; the rest → details' }),
-  traceId: z.string().optional(),
-  spanId: z.string().optional(),
+  traceId: z.string().regex(/^([0-9a-fA-F]{32})?$/).optional().openapi({ description: '16 bytes in hex' }),
+  spanId: z.string().regex(/^([0-9a-fA-F]{16})?$/).optional().openapi({ description: '8 bytes in hex' }),
 });
 
 const ExportLogsServiceRequest = z.object({

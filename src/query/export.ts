@@ -27,6 +27,7 @@ const exportRoute = createRoute({
   method: 'get',
   path: '/api/v1/audit/export',
   tags: ['query'],
+  operationId: 'exportActivities',
   summary: 'Export events (streamed), newest first',
   description: 'Same filters as the list. The body is streamed; CSV fields that a spreadsheet would evaluate as formulas (leading =, +, -, @, tab, CR) are prefixed with an apostrophe.',
   security: [{ bearerAuth: [] }],

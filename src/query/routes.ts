@@ -23,12 +23,23 @@ const listRoute = createRoute({
   method: 'get',
   path: '/api/v1/audit/activities',
   tags: ['query'],
+  operationId: 'listActivities',
   summary: 'List events, newest first',
   security: [{ bearerAuth: [] }],
   middleware: [requireScope('audit:read')] as const,
   request: { query: ListQuery },
   responses: {
-    200: { description: 'A page of events', content: { 'application/json': { schema: EventPage } } },
+    200: {
+      description: 'A page of events',
+      content: { 'application/json': { schema: EventPage } },
+      links: {
+        nextPage: {
+          operationId: 'listActivities',
+          parameters: { cursor: '$response.body#/next_cursor' },
+          description: 'The next (older) page, with the same filters; only while next_cursor is not null',
+        },
+      },
+    },
     ...problemResponses(400, 401, 403, 429),
   },
 });
@@ -37,6 +48,7 @@ const recentRoute = createRoute({
   method: 'get',
   path: '/api/v1/audit/activities/recent',
   tags: ['query'],
+  operationId: 'listRecentActivities',
   summary: 'Recent events, newest first',
   security: [{ bearerAuth: [] }],
   middleware: [requireScope('audit:read')] as const,
@@ -51,12 +63,13 @@ const getRoute = createRoute({
   method: 'get',
   path: '/api/v1/audit/activities/{id}',
   tags: ['query'],
+  operationId: 'getActivity',
   summary: 'One event by id',
   security: [{ bearerAuth: [] }],
   middleware: [requireScope('audit:read')] as const,
   request: {
     params: z.object({ id: z.string().regex(UUID_RE, 'must be a UUID').openapi({ param: { name: 'id', in: 'path' } }) }),
-    query: z.strictObject({ tenant_id: TenantIdSchema.optional().openapi({ description: 'audit:admin only' }) }),
+    query: z.strictObject({ tenant_id: TenantIdSchema.optional().openapi({ description: 'Another tenant to read; audit:admin only' }) }),
   },
   responses: {
     200: { description: 'The event', content: { 'application/json': { schema: AuditEvent } } },

@@ -48,6 +48,7 @@ const runRoute = createRoute({
   method: 'post',
   path: '/api/v1/audit/retention/run',
   tags: ['retention'],
+  operationId: 'runRetention',
   summary: 'Run the retention/archive job now',
   description: 'With dry_run=true nothing changes: the report says, per month partition and severity, what would be archived and deleted.',
   security: [{ bearerAuth: [] }],
