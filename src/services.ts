@@ -2,6 +2,7 @@
 import { createVerifier, resolveJwtSecret } from './auth/jwt.ts';
 import { readRateLimit } from './auth/rate-limit.ts';
 import { AccessLog } from './query/access-log.ts';
+import { readCacheFor } from './query/read-cache.ts';
 import type { Config } from './config.ts';
 import type { Services } from './env.ts';
 import { createRedactor } from './ingest/redact.ts';
@@ -48,7 +49,10 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
   const verifier = createVerifier({ ...config.jwt, secret: config.jwt.jwksUrl ? undefined : secret });
   const writer = new BatchWriter(
     store,
-    { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs, maxWaitMs: config.ingest.batchMaxWaitMs, maxQueuedRows: config.ingest.maxQueuedRows, chain: integrity.chain },
+    {
+      maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs, maxWaitMs: config.ingest.batchMaxWaitMs,
+      maxQueuedRows: config.ingest.maxQueuedRows, chain: integrity.chain, tail: readCacheFor(store, config),
+    },
     metrics,
     log,
     { spool, storeReady: readiness.ready, faults: opts.faults },
