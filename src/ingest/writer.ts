@@ -57,6 +57,20 @@ export interface WriterOptions {
   chain?: HashChain | undefined;
   /** The read cache this writer keeps exact: told of every stored row before the pending rows drop it. */
   tail?: TailCache | undefined;
+  /** More in-memory copies of stored data kept exact the same way (the summary cache). */
+  onStored?: StoredRowsListener[] | undefined;
+}
+
+/**
+ * Told of the rows each insert stores (fresh ones, after de-duplication): storing() just before
+ * the insert is sent, stored() once it returned, clear() when it failed (landed or not: unknown).
+ * The engine may show the rows to a concurrent read before stored() runs (the insert's answer
+ * and the read's race back into JS): a cache that cannot take a row twice uses storing().
+ */
+export interface StoredRowsListener {
+  storing?(rows: readonly EventRow[]): void;
+  stored(rows: readonly EventRow[]): void;
+  clear(): void;
 }
 
 export interface Durability {
@@ -102,6 +116,7 @@ export class BatchWriter {
   readonly pending: PendingRows;
   /** Stored events in memory for reads (src/query/tail.ts); undefined: off. */
   readonly tail: TailCache | undefined;
+  private readonly listeners: StoredRowsListener[];
   private readonly drainer: Drainer<PreparedRows>;
 
   constructor(
@@ -113,6 +128,7 @@ export class BatchWriter {
   ) {
     this.spool = durability.spool;
     this.tail = opts.tail;
+    this.listeners = [...(opts.tail ? [opts.tail] : []), ...(opts.onStored ?? [])];
     this.maxQueuedRows = Math.max(opts.maxQueuedRows ?? 100_000, opts.maxRows);
     this.pending = new PendingRows(this.maxQueuedRows);
     this.drainer = new Drainer<PreparedRows>({
@@ -270,17 +286,18 @@ export class BatchWriter {
   /** Step two: the insert (serialized by the drainer, in the order the batches were prepared). */
   private async writeRows(p: PreparedRows): Promise<WriteResult[]> {
     await this.durability.faults?.beforeStoreWrite(p.all);
+    if (p.rows.length > 0) for (const l of this.listeners) l.storing?.(p.rows);
     try {
       if (p.sealed) await this.opts.chain!.store(p.sealed);
       else await insertEvents(this.store, p.rows);
     } catch (err) {
       // Whether the rows landed is unknown, and the retry's lookup will skip those that did:
       // the read cache cannot learn of them, so it starts over from the store.
-      this.tail?.clear();
+      for (const l of this.listeners) l.clear();
       throw err;
     }
     // Before the drainer drops these rows from the pending rows: a read always finds each in one.
-    this.tail?.stored(p.rows);
+    if (p.rows.length > 0) for (const l of this.listeners) l.stored(p.rows);
     if (this.metrics && p.rows.length > 0) {
       this.metrics.ingestBatchSize.observe(p.rows.length);
       for (const r of p.rows) this.metrics.activitiesTotal.inc({ activity_type: this.metrics.activityTypeLabel(r.activity_type), severity: r.severity });
