@@ -40,7 +40,7 @@ export interface CachedRow {
 export interface TailOptions {
   /** Estimated bytes all suffixes and the id map may hold together. */
   budgetBytes: number;
-  /** Rows a suffix loads at first use (and per extension). */
+  /** Rows a suffix loads at first use; each extension loads as many as it holds (doubling). */
   loadRows?: number;
   /** Most rows one suffix holds: pages deeper than that are read from the store. */
   maxSuffixRows?: number;
@@ -112,7 +112,7 @@ export class TailCache {
   readonly stats = { hits: 0, misses: 0, loads: 0 };
 
   constructor(private readonly store: Store, private readonly opts: TailOptions) {
-    this.loadRows = opts.loadRows ?? 1_000;
+    this.loadRows = opts.loadRows ?? 250;
     this.maxRows = Math.max(this.loadRows, opts.maxSuffixRows ?? 10_000);
     this.ids = new EventsById(Math.floor(opts.budgetBytes / 4), opts.expiresAt);
     store.gate.onBegin(() => this.clear());
@@ -244,9 +244,11 @@ export class TailCache {
     const generation = this.generation;
     const epoch = this.store.gate.epoch;
     this.stats.loads++;
+    // Sparse filters (one user) reach far back for few rows: start small, double on demand.
+    const want = Math.min(this.maxRows - s.rows.length, Math.max(this.loadRows, s.rows.length));
     let rows: EventRow[];
     try {
-      rows = await queryRows(this.store, s.tenant, s.filters, this.loadRows + 1, after);
+      rows = await queryRows(this.store, s.tenant, s.filters, want + 1, after);
     } catch {
       rows = [];
       s.dropped = true; // the store answers this read, and says why
@@ -257,8 +259,8 @@ export class TailCache {
     }
     const meanwhile = s.loading ?? [];
     s.loading = undefined;
-    s.complete = rows.length <= this.loadRows;
-    for (const row of rows.slice(0, this.loadRows)) {
+    s.complete = rows.length <= want;
+    for (const row of rows.slice(0, want)) {
       const c = cachedRow(row);
       s.rows.push(c);
       s.bytes += c.bytes;
