@@ -11,12 +11,14 @@ import { machineInfo } from './lib/machine.ts';
 import { parseOptions } from './lib/options.ts';
 import { findPostgres, startPostgres, type PostgresPeer } from './lib/postgres.ts';
 import { renderMarkdown, writeBenchmarksFile, writeJson, type RunReport, type SectionResult } from './lib/report.ts';
-import { ServiceProcess } from './lib/service.ts';
+import { describeStop, ServiceProcess } from './lib/service.ts';
 import { archiveSection } from './sections/archive.ts';
 import { ingestSection } from './sections/ingest.ts';
 import { memorySection } from './sections/memory.ts';
+import { otlpSection } from './sections/otlp.ts';
 import { querySection } from './sections/queries.ts';
 import { singleSection } from './sections/single.ts';
+import { storageSection } from './sections/storage.ts';
 import { viewsSection } from './sections/views.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
@@ -31,7 +33,26 @@ const outDir = path.join(REPO, 'bench/out');
 const profileDir = path.join(outDir, 'profiles', startedAt.toISOString().replace(/[:.]/g, '-'));
 const engines = new Map<string, EngineWorker>();
 let service: ServiceProcess | undefined;
+/** Every service started this run (the shared one and the sections' own), for the final stop. */
+const services = new Map<string, ServiceProcess>();
 let postgres: PostgresPeer | undefined;
+
+async function startService(label: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  const svc = await ServiceProcess.start({
+    dataDir: path.join(root, label),
+    env,
+    ...(opts.profile ? { profileDir, profileLabel: label } : {}),
+  });
+  services.set(label, svc);
+  return svc;
+}
+
+async function stopServices(keep?: ServiceProcess): Promise<void> {
+  for (const [label, svc] of services) {
+    if (!svc.running || svc === keep) continue;
+    log(describeStop(label, await svc.stop(), opts.profile));
+  }
+}
 
 async function stopEngines(): Promise<void> {
   for (const [name, w] of engines) {
@@ -43,7 +64,7 @@ async function stopEngines(): Promise<void> {
 let cleaning: Promise<void> | undefined;
 const cleanup = () =>
   (cleaning ??= (async () => {
-    await service?.stop().catch(() => {});
+    await stopServices().catch(() => {});
     await stopEngines();
     await postgres?.stop().catch(() => {});
     if (!opts.keep) fs.rmSync(root, { recursive: true, force: true });
@@ -64,19 +85,18 @@ const ctx: BenchContext = {
   nowMs: Date.now(),
   log,
   async service() {
-    service ??= await ServiceProcess.start({
-      dataDir: path.join(root, 'service'),
-      ...(opts.profile ? { profileDir } : {}),
-    });
+    // One service for §1 and §2 (its directory is §6's integrity verify input); the label names its profile.
+    service ??= await startService('service');
     ctx.shared.serviceDataDir = service.dataDir;
     return service;
   },
-  async engine(name) {
+  startService,
+  async engine(name, dataDir) {
     let w = engines.get(name);
     if (!w) {
-      const dir = path.join(root, 'engines', name);
+      const dir = dataDir ?? path.join(root, 'engines', name);
       fs.mkdirSync(dir, { recursive: true });
-      w = await EngineWorker.start(dir, opts.profile ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {});
+      w = await EngineWorker.start(dir, opts.profile ? { profile: { dir: profileDir, label: `engine-${name}` } } : {});
       engines.set(name, w);
     }
     return w;
@@ -86,7 +106,7 @@ const ctx: BenchContext = {
   shared: {},
 };
 
-const SECTIONS: BenchSection[] = [ingestSection, singleSection, memorySection, querySection, viewsSection, archiveSection];
+const SECTIONS: BenchSection[] = [ingestSection, singleSection, storageSection, memorySection, querySection, viewsSection, archiveSection, otlpSection];
 
 async function main(): Promise<void> {
   log(`mode ${opts.mode}; sections ${[...opts.sections].join(',')}; temp ${root}`);
@@ -124,12 +144,10 @@ async function main(): Promise<void> {
     }
     log(`§${section.ids.join(',')} done in ${Math.round((performance.now() - t) / 1000)} s`);
     await stopEngines();
-    // The service serves §1–2 only; stopping it frees its cores and memory for the rest.
-    if (section === singleSection || (section === ingestSection && !opts.sections.has('2'))) {
-      await service?.stop();
-    }
+    // The services serve §1–2 and §5 only (§2 stops the shared one itself, to read its engine);
+    // stopping them frees their cores and memory for the rest.
+    await stopServices(section === ingestSection && opts.sections.has('2') ? service : undefined);
   }
-  await service?.stop();
 
   results.sort((a, b) => Number(a.id) - Number(b.id));
   const report: RunReport = {

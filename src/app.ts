@@ -14,6 +14,7 @@ import { accessLoggerOf, lazyChild } from './logger.ts';
 import { scrubLogString } from './log-redact.ts';
 import { ingestRoutes } from './ingest/routes.ts';
 import { integrityRoutes } from './integrity/routes.ts';
+import { otlpRoutes } from './otlp/routes.ts';
 import { queryRoutes } from './query/routes.ts';
 import { auditReads } from './query/access-log.ts';
 import { exportRoutes } from './query/export.ts';
@@ -71,6 +72,7 @@ export function createApp(services: Services) {
   app.use('/api/*', services.readRateLimit.middleware);
   app.route('/', healthRoutes());
   app.route('/', ingestRoutes());
+  app.route('/', otlpRoutes());
   app.route('/', queryRoutes());
   app.route('/', exportRoutes());
   app.route('/', analyticsRoutes());

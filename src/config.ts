@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { redactKeysFrom } from './ingest/redact.ts';
+import { loadSinksFile, SinksFileError, type SinkDefinition } from './sinks/config.ts';
 
 const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
 
@@ -138,6 +139,8 @@ const EnvSchema = z.object({
   // Comma-separated resource types whose resource_id identifies a person (erasable like user_id).
   AUDIT_PII_RESOURCE_TYPES: optionalString.transform((v) =>
     v === undefined ? undefined : v.split(',').map((k) => k.trim()).filter(Boolean)),
+  // Sinks that stored events stream to (src/sinks): a YAML or JSON file, ${VAR} from this environment.
+  AUDIT_SINKS_FILE: optionalString,
 });
 
 /** A croner pattern, or "off" for an instance that must not run the job on a timer. */
@@ -200,6 +203,8 @@ export interface Config {
     piiDetailKeys: string[];
     piiResourceTypes: string[];
   };
+  /** From AUDIT_SINKS_FILE (empty without it). Holds secrets (headers, tokens): never log it. */
+  sinks: SinkDefinition[];
 }
 
 /** `details` keys treated as personal data unless AUDIT_PII_DETAIL_KEYS says otherwise. */
@@ -231,6 +236,15 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  let sinks: SinkDefinition[] = [];
+  if (e.AUDIT_SINKS_FILE) {
+    try {
+      sinks = loadSinksFile(path.resolve(e.AUDIT_SINKS_FILE), env);
+    } catch (err) {
+      if (err instanceof SinksFileError) throw new ConfigError(err.problems.map((p) => `AUDIT_SINKS_FILE: ${p}`));
+      throw err;
+    }
+  }
   const retentionFallback = env.AUDIT_RETENTION_DAYS ? e.AUDIT_RETENTION_DAYS : undefined;
   const dataDir = path.resolve(e.AUDIT_DATA_DIR);
   return {
@@ -293,5 +307,6 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       piiDetailKeys: e.AUDIT_PII_DETAIL_KEYS ?? DEFAULT_PII_DETAIL_KEYS,
       piiResourceTypes: e.AUDIT_PII_RESOURCE_TYPES ?? DEFAULT_PII_RESOURCE_TYPES,
     },
+    sinks,
   };
 }

@@ -21,6 +21,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabe
   let refreshStorageSize: (() => Promise<void>) | undefined;
   // Set by the writer: when the oldest acknowledged, unstored event was acknowledged (epoch ms).
   let oldestPendingAt: () => number | undefined = () => undefined;
+  let sinkLagSource: ((gauge: Gauge<'sink'>) => void) | undefined;
 
   const activitiesTotal = new Counter({
     name: 'audit_activities_total',
@@ -149,6 +150,31 @@ export function createMetrics(opts: { defaultMetrics?: boolean; activityTypeLabe
       help: 'Values replaced by [REDACTED] before storage',
       registers: [registry],
     }),
+    sinkDelivered: new Counter({
+      name: 'audit_sink_delivered_events_total',
+      help: 'Events a sink delivered (the receiver acknowledged them, or for syslog: written to a live connection)',
+      labelNames: ['sink'] as const,
+      registers: [registry],
+    }),
+    sinkFailures: new Counter({
+      name: 'audit_sink_failures_total',
+      help: 'Sink failures by reason: failed attempts (network, timeout, http_408, http_429, http_5xx, store), and events refused for good (rejected)',
+      labelNames: ['sink', 'reason'] as const,
+      registers: [registry],
+    }),
+    sinkLag: new Gauge({
+      name: 'audit_sink_lag_seconds',
+      help: 'Age (since received_at) of the oldest stored event a sink has not delivered yet; 0 when caught up. Exported by the replica delivering the sink',
+      labelNames: ['sink'] as const,
+      registers: [registry],
+      collect() {
+        sinkLagSource?.(this);
+      },
+    }),
+    /** The sink runner registers how to compute lags at scrape time. */
+    onSinkLagScrape(source: ((gauge: Gauge<'sink'>) => void) | undefined) {
+      sinkLagSource = source;
+    },
     ingestRejected: new Counter({
       name: 'audit_ingest_rejected_total',
       help: 'Ingest requests refused, by reason',

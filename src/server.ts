@@ -7,6 +7,7 @@ import type { Config } from './config.ts';
 import { createLogger } from './logger.ts';
 import { startRetentionSchedule } from './retention/schedule.ts';
 import { startServices, type StartedServices } from './services.ts';
+import { startSinks } from './sinks/index.ts';
 
 /**
  * Against slow clients (slowloris) and stuck readers. Headers must arrive within 15 s and a whole
@@ -30,6 +31,7 @@ export async function serve(config: Config, opts: { timeouts?: Partial<ServerTim
   const app = createApp(services);
   const timeouts = { ...SERVER_TIMEOUTS, ...opts.timeouts };
   const retention = startRetentionSchedule(services);
+  const sinks = startSinks(services);
 
   const server = await new Promise<Server>((resolve) => {
     const s = serveNode({
@@ -64,6 +66,7 @@ export async function serve(config: Config, opts: { timeouts?: Partial<ServerTim
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       retention.stop();
+      await sinks.stop(); // a batch in flight finishes or is resent from the checkpoint next time
       await services.shutdown({ drainDeadline: started + config.shutdownTimeoutMs / 2 });
       server.closeAllConnections();
       await stopped;

@@ -18,6 +18,7 @@ const CONTRACT_ROUTES = [
   'GET /api/v1/audit/archives',
   'POST /api/v1/audit/erasure',
   'GET /api/v1/audit/integrity',
+  'POST /v1/logs',
   'GET /healthz',
   'GET /readyz',
   'GET /metrics',
@@ -128,7 +129,8 @@ describe('GET /openapi.json', () => {
 
   it('documents the ingest body (object, array or NDJSON) with every contract event field', () => {
     const post = doc.paths['/api/v1/audit/activities']!.post!;
-    expect(Object.keys(post.requestBody!.content).sort()).toEqual(['application/json', 'application/x-ndjson']);
+    expect(Object.keys(post.requestBody!.content).sort()).toEqual(['application/json', 'application/jsonlines', 'application/x-jsonlines', 'application/x-ndjson']);
+    expect(post.parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(['query:partial']);
     expect(post.responses['202']).toBeDefined();
     for (const s of ['400', '413', '415', '422', '429', '503']) expect(post.responses[s], s).toBeDefined();
     const input = doc.components.schemas.AuditEventInput!;
@@ -137,6 +139,17 @@ describe('GET /openapi.json', () => {
       'resource_id', 'resource_type', 'severity', 'tenant_id', 'timestamp', 'user_agent', 'user_id',
     ]);
     expect(input.required!.sort()).toEqual(['action', 'activity_type']);
+  });
+
+  it('documents POST /v1/logs: both OTLP encodings in and out, Status errors, an operationId', () => {
+    const op = doc.paths['/v1/logs']!.post! as Operation & { operationId?: string };
+    expect(op.operationId).toBe('postOtlpLogs');
+    expect(op.security).toEqual([{ bearerAuth: [] }]);
+    expect(Object.keys(op.requestBody!.content).sort()).toEqual(['application/json', 'application/x-protobuf']);
+    expect(Object.keys(op.responses['200']!.content!).sort()).toEqual(['application/json', 'application/x-protobuf']);
+    for (const s of ['400', '401', '403', '413', '415', '429', '500', '503']) {
+      expect(op.responses[s]?.content?.['application/json']?.schema?.$ref, s).toBe('#/components/schemas/OtlpStatus');
+    }
   });
 
   it('documents the contract query parameters of list and recent', () => {

@@ -93,11 +93,12 @@ describe('alert rules (no promtool needed)', () => {
     expect(alerts.get('AuditRetentionFailed')!.expr).toBe('increase(audit_retention_errors_total[1h]) > 0');
   });
 
-  it('cover what on-call needs: service down, ingest errors, p99 latency, spool, stale retention', () => {
+  it('cover what on-call needs: service down, ingest errors, p99 latency, spool, stale retention, lagging sinks', () => {
     expect([...alerts.keys()].sort()).toEqual([
       'AuditHighLatency', 'AuditIngestErrors', 'AuditLogStorageFull', 'AuditRetentionFailed', 'AuditRetentionNotSuccessful',
-      'AuditServiceDown', 'AuditSpoolGrowing', 'AuditSpoolNotDraining', 'HighSeverityAuditEvents',
+      'AuditServiceDown', 'AuditSinkLagging', 'AuditSpoolGrowing', 'AuditSpoolNotDraining', 'HighSeverityAuditEvents',
     ]);
+    expect(alerts.get('AuditSinkLagging')!.expr).toContain('audit_sink_lag_seconds');
     expect(alerts.get('AuditServiceDown')!.expr).toContain('up{job="audithouse"} == 0');
     expect(alerts.get('AuditRetentionNotSuccessful')!.expr).toContain('audit_retention_last_success_timestamp_seconds');
     expect(alerts.get('AuditRetentionNotSuccessful')!.expr).toContain('26 * 3600');

@@ -18,8 +18,16 @@ export interface BenchContext {
   log(message: string): void;
   /** The service that sections 1–2 load (started on first use, one per run). */
   service(): Promise<ServiceProcess>;
-  /** A started engine worker by name, each with its own data directory under root. */
-  engine(name: string): Promise<EngineWorker>;
+  /**
+   * Another service with a data directory of its own (root/<label>), default settings plus `env`;
+   * profiled under --profile, stopped at the end of the run (or on Ctrl-C) if still running.
+   */
+  startService(label: string, env?: Record<string, string>): Promise<ServiceProcess>;
+  /**
+   * A started engine worker by name, each with its own data directory under root, or bound to
+   * `dataDir` (e.g. a stopped service's, to read what it stored).
+   */
+  engine(name: string, dataDir?: string): Promise<EngineWorker>;
   postgres: PostgresPeer | undefined;
   /** Why the Postgres peer is not there, when it is not. */
   postgresMissing: string | undefined;

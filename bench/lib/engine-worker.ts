@@ -6,6 +6,7 @@ import { Store } from '../../src/store/client.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { ingestOps } from '../sections/ingest.engine.ts';
 import { queryOps } from '../sections/queries.engine.ts';
+import { storageOps } from '../sections/storage.engine.ts';
 import { generateRows } from './dataset.ts';
 
 const dataDir = process.argv[2]!;
@@ -15,6 +16,11 @@ export interface EngineContext {
   dataDir: string;
   /** The database's store, created and migrated (the real migration files) on first use. */
   store(database: string): Promise<Store>;
+  /**
+   * A database some other process (the service) created in this directory, opened as it is:
+   * no migration, so what is measured is exactly the schema that process left.
+   */
+  existing(database: string): Promise<Store>;
 }
 
 const ctx: EngineContext = {
@@ -26,6 +32,14 @@ const ctx: EngineContext = {
       // Archiving on: the table carries no delete TTL, so generated rows of any age stay put.
       const config = loadConfig({ AUDIT_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: database, AUDIT_JWT_SECRET: 'x'.repeat(32) });
       await migrate(s, { policy: retentionPolicy(config) });
+      stores.set(database, s);
+    }
+    return s;
+  },
+  async existing(database) {
+    let s = stores.get(database);
+    if (!s) {
+      s = await Store.open({ dataDir, database });
       stores.set(database, s);
     }
     return s;
@@ -71,7 +85,7 @@ const coreOps: Record<string, EngineOp> = {
   },
 };
 
-const ops: Record<string, EngineOp> = { ...coreOps, ...ingestOps, ...queryOps };
+const ops: Record<string, EngineOp> = { ...coreOps, ...ingestOps, ...queryOps, ...storageOps };
 
 process.on('message', async (m: { id: number; op: string; args: Record<string, unknown> }) => {
   if (m.op === 'close') {

@@ -3,6 +3,8 @@
 // engine-side task runs in a worker forked from here and answers over IPC. It also keeps the
 // orchestrator (load generators, Postgres client) free of the engine's threads and memory.
 import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const WORKER = fileURLToPath(new URL('./engine-worker.ts', import.meta.url));
@@ -19,7 +21,7 @@ export class EngineWorker {
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private exited = false;
 
-  private constructor(readonly child: ChildProcess) {
+  private constructor(readonly child: ChildProcess, private readonly profile?: { dir: string; label: string }) {
     child.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -34,13 +36,17 @@ export class EngineWorker {
     });
   }
 
-  /** Forks a worker bound to `dataDir` (its engine files go to dataDir/clickhouse). */
-  static async start(dataDir: string, opts: { execArgv?: string[] } = {}): Promise<EngineWorker> {
+  /**
+   * Forks a worker bound to `dataDir` (its engine files go to dataDir/clickhouse). With `profile`
+   * it runs under --cpu-prof and its profile is renamed `<label>-CPU….cpuprofile` once it exits.
+   */
+  static async start(dataDir: string, opts: { execArgv?: string[]; profile?: { dir: string; label: string } } = {}): Promise<EngineWorker> {
+    const prof = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile.dir}`] : [];
     const child = fork(WORKER, [dataDir], {
-      execArgv: ['--import', 'tsx', ...(opts.execArgv ?? [])],
+      execArgv: ['--import', 'tsx', ...prof, ...(opts.execArgv ?? [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const w = new EngineWorker(child);
+    const w = new EngineWorker(child, opts.profile);
     await w.call('ping');
     return w;
   }
@@ -66,8 +72,15 @@ export class EngineWorker {
     } catch {
       /* exiting anyway */
     }
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 20_000);
+    // Generous when profiling: a SIGKILL before the profile is serialized loses it.
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), this.profile ? 120_000 : 20_000);
     await done;
     clearTimeout(timer);
+    if (this.profile && fs.existsSync(this.profile.dir)) {
+      // Node's name (CPU.<date>.<time>.<pid>.<thread>.<seq>) does not say which worker it was.
+      for (const f of fs.readdirSync(this.profile.dir)) {
+        if (f.startsWith('CPU.') && f.split('.')[3] === String(this.pid)) fs.renameSync(path.join(this.profile.dir, f), path.join(this.profile.dir, `${this.profile.label}-${f}`));
+      }
+    }
   }
 }

@@ -1,5 +1,7 @@
 // A closed-loop HTTP load generator for batch posts: `connections` keep-alive sockets, each
-// sending the next pre-serialized body as soon as its previous answer arrives.
+// sending the next pre-serialized body as soon as its previous answer arrives. Bodies come from
+// an array (serialized before the clock starts) or, for runs too big to hold in memory (§5's
+// million events), from an iterator that builds them as they are needed.
 import http from 'node:http';
 
 export interface PostResult {
@@ -9,10 +11,16 @@ export interface PostResult {
   firstFailure?: string;
 }
 
-export async function postBodies(url: string, token: string, bodies: readonly Buffer[], connections: number, contentType = 'application/json'): Promise<PostResult> {
+export async function postBodies(url: string, token: string, bodies: readonly Buffer[] | Iterator<Buffer>, connections: number, contentType = 'application/json', opts: { path?: string; okStatus?: number } = {}): Promise<PostResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const target = new URL('/api/v1/audit/activities', url);
-  let next = 0;
+  const target = new URL(opts.path ?? '/api/v1/audit/activities', url);
+  const ok = opts.okStatus ?? 202;
+  let requests = 0;
+  const source = Array.isArray(bodies) ? (bodies as readonly Buffer[]).values() : (bodies as Iterator<Buffer>);
+  const take = () => {
+    const r = source.next();
+    return r.done ? undefined : r.value;
+  };
   let failures = 0;
   let firstFailure: string | undefined;
   const post = (body: Buffer) =>
@@ -25,7 +33,7 @@ export async function postBodies(url: string, token: string, bodies: readonly Bu
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          if (res.statusCode !== 202) {
+          if (res.statusCode !== ok) {
             failures++;
             firstFailure ??= `${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`;
           }
@@ -37,9 +45,12 @@ export async function postBodies(url: string, token: string, bodies: readonly Bu
     });
   const start = performance.now();
   await Promise.all(Array.from({ length: connections }, async () => {
-    while (next < bodies.length) await post(bodies[next++]!);
+    for (let body = take(); body; body = take()) {
+      requests++;
+      await post(body);
+    }
   }));
   const ms = performance.now() - start;
   agent.destroy();
-  return { ms, requests: bodies.length, failures, ...(firstFailure ? { firstFailure } : {}) };
+  return { ms, requests, failures, ...(firstFailure ? { firstFailure } : {}) };
 }

@@ -8,6 +8,8 @@ export interface BenchOptions {
   sections: Set<string>;
   ingest: { eventsPerRound: number; rounds: number; batch: number; connections: number };
   single: { connections: number; seconds: number; rounds: number };
+  /** §5: events posted through the service for the storage of rows as it writes them. */
+  storage: { events: number; batch: number; connections: number };
   /** Row counts of the query data sets, ascending (each grows the previous one). */
   scales: number[];
   query: { iterations: number; budgetMs: number; cursorDepth: number };
@@ -20,10 +22,12 @@ export interface BenchOptions {
 const USAGE = `npm run bench [-- options]
   --quick              smoke run (~1 minute): small sizes, one round each
   --sections=1,2,3     run only these sections (1 ingest, 2 single posts, 3 queries, 4 views,
-                       5 storage, 6 archive/verify, 7 memory, 8 Postgres peer)
+                       5 storage, 6 archive/verify, 7 memory, 8 Postgres peer,
+                       9 OTLP ingest vs native, sink delivery)
   --scales=1e6,1e7     query data set sizes (default: 1e6,1e7; quick: 1e5)
   --no-postgres        skip the Postgres peer even where Postgres is installed
-  --profile            write V8 CPU profiles of the service and engine workers to bench/out/profiles
+  --profile            write V8 CPU profiles of the services and engine workers to bench/out/profiles
+                       (named after what they ran; summarize with bench/profile-summary.ts)
   --keep               keep the temporary data directories
   --no-write           print the table, leave BENCHMARKS.md alone
 `;
@@ -53,11 +57,12 @@ export function parseOptions(argv: string[]): BenchOptions {
     : quick ? [100_000] : [1_000_000, 10_000_000];
   return {
     mode: quick ? 'quick' : 'full',
-    sections: new Set((values.sections ?? '1,2,3,4,5,6,7,8').split(',').map((s) => s.trim())),
+    sections: new Set((values.sections ?? '1,2,3,4,5,6,7,8,9').split(',').map((s) => s.trim())),
     ingest: quick
       ? { eventsPerRound: 20_000, rounds: 1, batch: 1000, connections: 4 }
       : { eventsPerRound: 200_000, rounds: 3, batch: 1000, connections: 4 },
     single: quick ? { connections: 50, seconds: 5, rounds: 1 } : { connections: 50, seconds: 10, rounds: 3 },
+    storage: { events: quick ? 50_000 : 1_000_000, batch: 1000, connections: 4 },
     scales,
     query: quick ? { iterations: 10, budgetMs: 1_500, cursorDepth: 20 } : { iterations: 25, budgetMs: 4_000, cursorDepth: 100 },
     postgres: !values['no-postgres'],

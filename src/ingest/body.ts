@@ -5,24 +5,16 @@ import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES } from './event.ts
 
 export type BodyFormat = 'json' | 'ndjson';
 
+/** NDJSON goes by several names; shippers pick different ones (Vector and syslog-ng users often jsonlines). */
+export const NDJSON_MEDIA_TYPES = ['application/x-ndjson', 'application/jsonlines', 'application/x-jsonlines'] as const;
+const NDJSON_TYPES = new Set<string>([...NDJSON_MEDIA_TYPES, 'application/ndjson', 'application/jsonl']);
+
 export function bodyFormat(contentType: string | undefined): BodyFormat {
   const mime = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (mime === 'application/json' || mime.endsWith('+json')) return 'json';
-  if (mime === 'application/x-ndjson' || mime === 'application/ndjson' || mime === 'application/jsonl' || mime === 'application/x-jsonlines') return 'ndjson';
+  if (NDJSON_TYPES.has(mime)) return 'ndjson';
   throw new ApiError(415, 'unsupported-media-type',
-    `Content-Type must be application/json (one event or an array) or application/x-ndjson (one event per line); got ${mime ? `"${mime}"` : 'none'}.`);
-}
-
-/** Refuses (422) a request holding any event that fails inspectRaw, naming each index. */
-function checkRaw(events: unknown[]): void {
-  const errors: FieldError[] = [];
-  events.forEach((e, index) => {
-    const problem = inspectRaw(e);
-    if (problem) errors.push({ index, ...problem });
-  });
-  if (errors.length > 0) {
-    throw new ApiError(422, 'invalid-events', `${errors.length} of ${events.length} event(s) are invalid; nothing was stored. See errors[] for each event index and field.`, { errors: errors.slice(0, 100) });
-  }
+    `Content-Type must be application/json (one event or an array) or NDJSON, one event per line (application/x-ndjson, application/jsonlines or application/x-jsonlines); got ${mime ? `"${mime}"` : 'none'}.`);
 }
 
 const tooLarge = (detail: string, extra: Record<string, unknown> = {}) =>
@@ -36,18 +28,24 @@ const tooLarge = (detail: string, extra: Record<string, unknown> = {}) =>
  * (chunked), it streams and stops at the limit.
  */
 export async function readRequestBody(req: Request, declaredLength: string | undefined, limit = MAX_REQUEST_BYTES): Promise<string> {
+  if (declaredLength !== undefined && /^\d+$/.test(declaredLength)) return decodeUtf8(await readRequestBytes(req, declaredLength, limit));
+  return readBodyLimited(req.body, declaredLength, limit);
+}
+
+/** The same as raw bytes (protobuf bodies, compressed bodies). */
+export async function readRequestBytes(req: Request, declaredLength: string | undefined, limit = MAX_REQUEST_BYTES): Promise<Uint8Array> {
   if (declaredLength !== undefined && /^\d+$/.test(declaredLength)) {
     if (Number(declaredLength) > limit) {
       throw tooLarge(`The request body is ${declaredLength} bytes; the limit is ${limit} bytes (10 MiB) per request.`);
     }
     const bytes = new Uint8Array(await req.arrayBuffer());
     if (bytes.byteLength > limit) throw tooLarge(`The request body exceeds the limit of ${limit} bytes (10 MiB) per request.`);
-    return decodeUtf8(bytes);
+    return bytes;
   }
-  return readBodyLimited(req.body, declaredLength, limit);
+  return readBytesLimited(req.body, declaredLength, limit);
 }
 
-function decodeUtf8(bytes: Uint8Array): string {
+export function decodeUtf8(bytes: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
@@ -57,10 +55,14 @@ function decodeUtf8(bytes: Uint8Array): string {
 
 /** Reads the body as UTF-8, refusing (413) as soon as it passes `limit` bytes. */
 export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, declaredLength: string | undefined, limit = MAX_REQUEST_BYTES): Promise<string> {
+  return decodeUtf8(await readBytesLimited(body, declaredLength, limit));
+}
+
+async function readBytesLimited(body: ReadableStream<Uint8Array> | null, declaredLength: string | undefined, limit: number): Promise<Uint8Array> {
   if (declaredLength !== undefined && Number(declaredLength) > limit) {
     throw tooLarge(`The request body is ${declaredLength} bytes; the limit is ${limit} bytes (10 MiB) per request.`);
   }
-  if (!body) return '';
+  if (!body) return new Uint8Array(0);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -74,7 +76,7 @@ export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, d
     }
     chunks.push(value);
   }
-  return decodeUtf8(Buffer.concat(chunks));
+  return Buffer.concat(chunks);
 }
 
 /** Deepest nesting accepted inside one event (objects and arrays). */
@@ -108,8 +110,22 @@ export function inspectRaw(value: unknown): { field?: string; message: string } 
   return undefined;
 }
 
-/** Splits a body into raw events (still unvalidated), checking the count and per-event size limits. */
-export function parseEvents(text: string, format: BodyFormat): unknown[] {
+/** What a body holds before validation: the raw events, and those already refused on their own. */
+export interface SplitBody {
+  /** Raw events in body order (undefined where a line was not JSON). */
+  events: unknown[];
+  /** Per-event problems found while splitting, by event index. */
+  problems: Map<number, { kind: 'json' | 'shape' | 'size'; error: FieldError }>;
+}
+
+/**
+ * Splits a body into raw events (still unvalidated). What concerns the request as a whole
+ * (not JSON at all, no events, more than 10,000) throws; what concerns one event (an NDJSON
+ * line that is not JSON, nesting or Unicode problems, over 64 KiB) is reported per index, for
+ * the caller to refuse either that event (partial acceptance) or the request (`parseEvents`).
+ */
+export function splitEvents(text: string, format: BodyFormat): SplitBody {
+  const problems: SplitBody['problems'] = new Map();
   let events: unknown[];
   const sizes: number[] = [];
   if (format === 'json') {
@@ -125,8 +141,6 @@ export function parseEvents(text: string, format: BodyFormat): unknown[] {
     if (events.length > MAX_BATCH_EVENTS) {
       throw tooLarge(`The request holds ${events.length} events; the limit is ${MAX_BATCH_EVENTS} per request.`);
     }
-    checkRaw(events);
-    for (const e of events) sizes.push(Buffer.byteLength(JSON.stringify(e) ?? ''));
   } else {
     events = [];
     const lines = text.split('\n');
@@ -136,24 +150,46 @@ export function parseEvents(text: string, format: BodyFormat): unknown[] {
       if (events.length === MAX_BATCH_EVENTS) {
         throw tooLarge(`The request holds more than ${MAX_BATCH_EVENTS} events; that is the limit per request.`);
       }
+      const index = events.length;
       try {
         events.push(JSON.parse(line));
       } catch (err) {
-        throw new ApiError(400, 'invalid-json', `Line ${i + 1} of the NDJSON body is not valid JSON: ${(err as Error).message}`, {
-          errors: [{ index: events.length, message: `line ${i + 1}: ${(err as Error).message}` }],
-        });
+        events.push(undefined);
+        problems.set(index, { kind: 'json', error: { index, message: `line ${i + 1}: ${(err as Error).message}` } });
       }
       sizes.push(Buffer.byteLength(line));
     }
   }
   if (events.length === 0) throw new ApiError(422, 'empty-body', 'The request holds no events.');
-  if (format === 'ndjson') checkRaw(events);
-  const oversize: FieldError[] = [];
-  sizes.forEach((s, index) => {
-    if (s > MAX_EVENT_BYTES) oversize.push({ index, message: `event is ${s} bytes; the limit is ${MAX_EVENT_BYTES} bytes (64 KiB)` });
+  events.forEach((e, index) => {
+    if (problems.has(index)) return;
+    const problem = inspectRaw(e);
+    if (problem) {
+      problems.set(index, { kind: 'shape', error: { index, ...problem } });
+      return;
+    }
+    // Measured only once the nesting is known to be sane (JSON.stringify recurses).
+    const size = format === 'json' ? Buffer.byteLength(JSON.stringify(e) ?? '') : sizes[index]!;
+    if (size > MAX_EVENT_BYTES) {
+      problems.set(index, { kind: 'size', error: { index, message: `event is ${size} bytes; the limit is ${MAX_EVENT_BYTES} bytes (64 KiB)` } });
+    }
   });
-  if (oversize.length > 0) {
-    throw tooLarge(`${oversize.length} event(s) exceed the limit of 64 KiB per event; nothing was stored.`, { errors: oversize.slice(0, 100) });
+  return { events, problems };
+}
+
+/** Splits a body into raw events, refusing the whole request if any event is malformed or too large. */
+export function parseEvents(text: string, format: BodyFormat): unknown[] {
+  const { events, problems } = splitEvents(text, format);
+  if (problems.size === 0) return events;
+  const of = (kind: string) => [...problems.values()].filter((p) => p.kind === kind).map((p) => p.error);
+  const [badJson] = of('json');
+  if (badJson) {
+    throw new ApiError(400, 'invalid-json', `${badJson.message.replace(/^line (\d+): /, 'Line $1 of the NDJSON body is not valid JSON: ')}`, { errors: [badJson] });
   }
-  return events;
+  const shape = of('shape');
+  if (shape.length > 0) {
+    throw new ApiError(422, 'invalid-events', `${shape.length} of ${events.length} event(s) are invalid; nothing was stored. See errors[] for each event index and field.`, { errors: shape.slice(0, 100) });
+  }
+  const oversize = of('size');
+  throw tooLarge(`${oversize.length} event(s) exceed the limit of 64 KiB per event; nothing was stored.`, { errors: oversize.slice(0, 100) });
 }

@@ -1,5 +1,10 @@
 // From validated wire events to stored rows: validation errors name the event index and field,
 // defaults come from the token and the HTTP request, secrets are redacted, ids are assigned.
+//
+// One function checks events one by one (`validateEvents`: the rows that passed, and one
+// rejection per event that did not); the native API's all-or-nothing path (`normalizeEvents`)
+// and every per-event path (`?partial=true`, OTLP partialSuccess) are built on it, so a
+// validation rule added here applies to all of them at once.
 import type { z } from '@hono/zod-openapi';
 import { ApiError, type FieldError } from '../errors.ts';
 import { hasScope, type Principal } from '../auth/principal.ts';
@@ -22,6 +27,23 @@ export interface NormalizeResult {
   minted: boolean[];
 }
 
+/** An event refused on its own: `field`/`message` name its first problem, `errors` all of them. */
+export interface RejectedEvent {
+  index: number;
+  field?: string;
+  message: string;
+  errors: FieldError[];
+  /** It names another tenant without audit:admin: an authorization refusal (403 when all-or-nothing). */
+  forbidden?: boolean;
+}
+
+export interface ValidationResult extends NormalizeResult {
+  /** indexes[i]: the position in the input of rows[i]. */
+  indexes: number[];
+  /** In input order. */
+  rejected: RejectedEvent[];
+}
+
 const MAX_REPORTED_ERRORS = 100;
 
 function fieldErrors(index: number, error: z.ZodError): FieldError[] {
@@ -32,20 +54,32 @@ function fieldErrors(index: number, error: z.ZodError): FieldError[] {
   });
 }
 
-/** Validates every event; one bad event refuses the whole request (422), so nothing is half-stored. */
-export function normalizeEvents(raw: unknown[], ctx: RequestContext, redactor: Redactor): NormalizeResult {
-  const errors: FieldError[] = [];
-  const rows: EventRow[] = [];
-  const minted: boolean[] = [];
-  let redactions = 0;
-  let badEvents = 0;
+/** One rejection from an event's field errors (its first problem up front). */
+export function rejection(index: number, errors: FieldError[], forbidden = false): RejectedEvent {
+  const first = errors[0] ?? { message: 'is invalid' };
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more problem${errors.length > 2 ? 's' : ''})` : '';
+  return {
+    index,
+    ...(first.field ? { field: first.field } : {}),
+    message: first.message + more,
+    errors: errors.map((e) => ({ ...e, index })),
+    ...(forbidden ? { forbidden } : {}),
+  };
+}
+
+/**
+ * Validates each event on its own. `skip`: indexes already refused by the caller (a body line
+ * that is not JSON, an event over the size limit); they are neither validated nor reported here.
+ */
+export function validateEvents(raw: readonly unknown[], ctx: RequestContext, redactor: Redactor, skip?: ReadonlySet<number>): ValidationResult {
+  const out: ValidationResult = { rows: [], minted: [], indexes: [], rejected: [], redactions: 0 };
   const isAdmin = hasScope(ctx.principal, 'audit:admin');
 
   raw.forEach((candidate, index) => {
+    if (skip?.has(index)) return;
     const parsed = AuditEventInput.safeParse(candidate);
     if (!parsed.success) {
-      badEvents++;
-      errors.push(...fieldErrors(index, parsed.error));
+      out.rejected.push(rejection(index, fieldErrors(index, parsed.error)));
       return;
     }
     const e = parsed.data;
@@ -53,21 +87,23 @@ export function normalizeEvents(raw: unknown[], ctx: RequestContext, redactor: R
     if (e.timestamp !== undefined) {
       ts = Date.parse(e.timestamp);
       if (ts > ctx.now + MAX_FUTURE_MS) {
-        badEvents++;
-        errors.push({ index, field: 'timestamp', message: 'is more than 5 minutes in the future' });
+        out.rejected.push(rejection(index, [{ field: 'timestamp', message: 'is more than 5 minutes in the future' }]));
         return;
       }
       if (ts < MIN_TIMESTAMP_MS) {
-        badEvents++;
-        errors.push({ index, field: 'timestamp', message: 'is before 1970-01-01T00:00:00Z' });
+        out.rejected.push(rejection(index, [{ field: 'timestamp', message: 'is before 1970-01-01T00:00:00Z' }]));
         return;
       }
     }
     const tenant = e.tenant_id ?? ctx.principal.tenantId;
     if (tenant !== ctx.principal.tenantId && !isAdmin) {
-      throw new ApiError(403, 'tenant-forbidden',
-        `Event ${index} names tenant_id "${tenant}", but this token belongs to another tenant; only audit:admin may post for other tenants.`);
+      out.rejected.push(rejection(index, [{
+        field: 'tenant_id',
+        message: `names tenant "${tenant}", but this token belongs to another tenant; only audit:admin may post for other tenants`,
+      }], true));
+      return;
     }
+    let redactions = 0;
     let details = '{}';
     if (e.details !== undefined) {
       const r = redactor.details(e.details);
@@ -88,8 +124,9 @@ export function normalizeEvents(raw: unknown[], ctx: RequestContext, redactor: R
       redactions += r.count;
       return r.value;
     };
-    minted.push(e.id === undefined);
-    rows.push({
+    out.minted.push(e.id === undefined);
+    out.indexes.push(index);
+    out.rows.push({
       id: (e.id ?? uuidv7(ts)).toLowerCase(),
       tenant_id: tenant,
       timestamp: Math.trunc(ts),
@@ -107,12 +144,22 @@ export function normalizeEvents(raw: unknown[], ctx: RequestContext, redactor: R
       description,
       details,
     });
+    out.redactions += redactions; // after the row: label() above counts too
   });
+  return out;
+}
 
-  if (errors.length > 0) {
+/** Validates every event; one bad event refuses the whole request (422, or 403 for a foreign tenant), so nothing is half-stored. */
+export function normalizeEvents(raw: unknown[], ctx: RequestContext, redactor: Redactor): NormalizeResult {
+  const { rows, redactions, minted, rejected } = validateEvents(raw, ctx, redactor);
+  const forbidden = rejected.find((r) => r.forbidden);
+  if (forbidden) {
+    throw new ApiError(403, 'tenant-forbidden', `Event ${forbidden.index} ${forbidden.message}.`);
+  }
+  if (rejected.length > 0) {
     throw new ApiError(422, 'invalid-events',
-      `${badEvents} of ${raw.length} event(s) are invalid; nothing was stored. See errors[] for each event index and field.`,
-      { errors: errors.slice(0, MAX_REPORTED_ERRORS) });
+      `${rejected.length} of ${raw.length} event(s) are invalid; nothing was stored. See errors[] for each event index and field.`,
+      { errors: rejected.flatMap((r) => r.errors).slice(0, MAX_REPORTED_ERRORS) });
   }
   return { rows, redactions, minted };
 }

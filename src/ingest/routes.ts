@@ -1,4 +1,6 @@
 // POST /api/v1/audit/activities: one event, a JSON array, or NDJSON; 202 only once stored.
+// All-or-nothing by default; with ?partial=true the valid events are stored and the others
+// listed, for shippers that cannot split a batch (syslog-ng, Fluent Bit, Vector).
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
@@ -6,9 +8,9 @@ import { requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
 import { isRetryable } from '../store/errors.ts';
-import { bodyFormat, parseEvents, readRequestBody } from './body.ts';
-import { AuditEventInput } from './event.ts';
-import { normalizeEvents } from './normalize.ts';
+import { bodyFormat, NDJSON_MEDIA_TYPES, parseEvents, readRequestBody, splitEvents } from './body.ts';
+import { AuditEventInput, type EventRow } from './event.ts';
+import { normalizeEvents, rejection, validateEvents, type RejectedEvent, type RequestContext } from './normalize.ts';
 import { problemResponses } from '../openapi.ts';
 import { SpoolFullError, SpoolTooSmallError, SpoolUnavailableError } from '../spool/errors.ts';
 import { WriterClosedError, WriterOverloadedError } from './writer.ts';
@@ -16,9 +18,20 @@ import { WriterClosedError, WriterOverloadedError } from './writer.ts';
 export const IngestAccepted = z
   .object({
     accepted: z.number().int().openapi({ description: 'Events in the request, all now stored (a repeated id counts; it is stored once)' }),
-    ids: z.array(z.string()).openapi({ description: 'Event ids in request order (generated where the event had none)' }),
+    ids: z.array(z.string()).openapi({ description: 'Ids of the stored events in request order (generated where the event had none)' }),
+    rejected: z.array(z.object({
+      index: z.number().int().openapi({ description: 'Position of the event in the request (NDJSON: its non-empty line, from 0)' }),
+      field: z.string().optional().openapi({ description: 'JSON path of the first offending field, when one is to blame' }),
+      message: z.string(),
+    })).optional().openapi({ description: 'Only with partial=true (then always present, possibly empty): one entry per refused event, in request order; accepted + rejected.length = events in the request' }),
   })
   .openapi('IngestAccepted');
+
+const PartialQuery = z.object({
+  partial: z.enum(['true', 'false']).optional().openapi({
+    description: 'true: store the valid events and list the refused ones (202 with rejected[]) instead of refusing the whole request',
+  }),
+});
 
 /** The client address (X-Forwarded-For only with AUDIT_TRUST_PROXY). */
 export function clientIp(c: Context<AppEnv>): string {
@@ -35,8 +48,11 @@ export function clientIp(c: Context<AppEnv>): string {
 
 const RETRY_SAME_IDS = 'Retry later with the same event ids: an event that was stored meanwhile is not stored twice.';
 
-/** The answer for a write that could not be made durable: never a silent drop, always a Retry-After. */
-function writeRefusal(err: unknown): ApiError | undefined {
+/**
+ * The answer for a write that could not be made durable: never a silent drop, always a
+ * Retry-After. Shared by every ingest path (native, OTLP), so they refuse alike.
+ */
+export function writeRefusal(err: unknown): ApiError | undefined {
   if (err instanceof WriterOverloadedError) {
     return new ApiError(429, 'overloaded', `Too many events are waiting to be written; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '1' } });
   }
@@ -58,6 +74,18 @@ function writeRefusal(err: unknown): ApiError | undefined {
   return undefined;
 }
 
+/** Writes rows durably (resolves once stored or spooled); a refusal becomes its 429/503/413. */
+export async function storeRows(c: Context<AppEnv>, rows: EventRow[], minted: boolean[]): Promise<void> {
+  try {
+    await c.get('services').writer.write(rows, { minted });
+  } catch (err) {
+    const refusal = writeRefusal(err);
+    if (!refusal) c.get('services').metrics.ingestRejected.inc({ reason: 'store-error' });
+    throw refusal ?? err;
+  }
+  c.get('log').debug({ events: rows.length }, 'events stored');
+}
+
 export function ingestRoutes() {
   const app = new OpenAPIHono<AppEnv>();
 
@@ -68,59 +96,62 @@ export function ingestRoutes() {
     path: '/api/v1/audit/activities',
     tags: ['ingest'],
     summary: 'Post audit events',
-    description: 'One event object, a JSON array of events, or NDJSON (one event per line). Answers 202 only once every event is stored durably: in ClickHouse, or (store down or slow) fsynced into the local spool that replays into it in order. 429/503 come with Retry-After; retry with the same ids. Limits: 64 KiB per event, 10,000 events or 10 MiB per request; a request is all-or-nothing.',
+    description: 'One event object, a JSON array of events, or NDJSON (one event per line). Answers 202 only once every event is stored durably: in ClickHouse, or (store down or slow) fsynced into the local spool that replays into it in order. 429/503 come with Retry-After; retry with the same ids. Limits: 64 KiB per event, 10,000 events or 10 MiB per request. A request is all-or-nothing unless partial=true: then the valid events are stored and each refused one is listed in rejected[].',
+    operationId: 'postActivities',
     security: [{ bearerAuth: [] }],
     request: {
+      query: PartialQuery,
       body: {
         required: true,
         content: {
           'application/json': { schema: z.union([AuditEventInput, z.array(AuditEventInput).max(10_000)]) },
-          'application/x-ndjson': { schema: z.string().openapi({ description: 'One AuditEventInput JSON object per line' }) },
+          ...Object.fromEntries(NDJSON_MEDIA_TYPES.map((t) => [t, { schema: z.string().openapi({ description: 'One AuditEventInput JSON object per line' }) }])),
         },
       },
     },
     responses: {
-      202: { description: 'Stored', content: { 'application/json': { schema: IngestAccepted } } },
+      202: { description: 'Stored (with partial=true: the valid events stored, the others in rejected[])', content: { 'application/json': { schema: IngestAccepted } } },
       ...problemResponses(400, 401, 403, 413, 415, 422, 429, 503),
     },
   });
 
   app.post('/api/v1/audit/activities', requireScope('audit:write'), async (c) => {
-    const { writer, redactor, metrics } = c.get('services');
-    let format;
-    let raw;
+    const { redactor, metrics } = c.get('services');
+    const partial = c.req.query('partial') === 'true';
     try {
-      format = bodyFormat(c.req.header('Content-Type'));
+      const format = bodyFormat(c.req.header('Content-Type'));
       const text = await readRequestBody(c.req.raw, c.req.header('Content-Length'));
-      raw = parseEvents(text, format);
-    } catch (err) {
-      if (err instanceof ApiError) metrics.ingestRejected.inc({ reason: err.code });
-      throw err;
-    }
-    let normalized;
-    try {
-      normalized = normalizeEvents(raw, {
+      // received_at is taken here, after the body is in and right before the rows queue for the
+      // writer, so it does not decrease along the order rows are stored in (sinks rely on it).
+      const ctx: RequestContext = {
         principal: c.get('principal'),
         ip: clientIp(c),
         userAgent: (c.req.header('User-Agent') ?? '').slice(0, 1024),
         requestId: c.get('requestId'),
         now: Date.now(),
-      }, redactor);
+      };
+      if (!partial) {
+        const { rows, redactions, minted } = normalizeEvents(parseEvents(text, format), ctx, redactor);
+        if (redactions > 0) metrics.redactions.inc(redactions);
+        await storeRows(c, rows, minted);
+        return c.json({ accepted: rows.length, ids: rows.map((r) => r.id) }, 202);
+      }
+      const body = splitEvents(text, format);
+      const checked = validateEvents(body.events, ctx, redactor, new Set(body.problems.keys()));
+      if (checked.redactions > 0) metrics.redactions.inc(checked.redactions);
+      const rejected: RejectedEvent[] = [...checked.rejected, ...[...body.problems].map(([index, p]) => rejection(index, [p.error]))]
+        .sort((a, b) => a.index - b.index);
+      if (checked.rows.length > 0) await storeRows(c, checked.rows, checked.minted);
+      c.get('log').debug({ events: checked.rows.length, rejected: rejected.length }, 'partial batch');
+      return c.json({
+        accepted: checked.rows.length,
+        ids: checked.rows.map((r) => r.id),
+        rejected: rejected.map((r) => ({ index: r.index, ...(r.field ? { field: r.field } : {}), message: r.message })),
+      }, 202);
     } catch (err) {
       if (err instanceof ApiError) metrics.ingestRejected.inc({ reason: err.code });
       throw err;
     }
-    const { rows, redactions, minted } = normalized;
-    if (redactions > 0) metrics.redactions.inc(redactions);
-    try {
-      await writer.write(rows, { minted });
-    } catch (err) {
-      const refusal = writeRefusal(err);
-      metrics.ingestRejected.inc({ reason: refusal?.code ?? 'store-error' });
-      throw refusal ?? err;
-    }
-    c.get('log').debug({ events: rows.length }, 'events stored');
-    return c.json({ accepted: rows.length, ids: rows.map((r) => r.id) }, 202);
   });
 
   return app;

@@ -40,14 +40,15 @@ export interface PendingRow {
 }
 
 interface TenantRows {
-  rows: PendingRow[];
+  rows: Array<PendingRow | undefined>;
   head: number;
 }
 
 export const posLE = (a: Position, b: Position) => a.seq < b.seq || (a.seq === b.seq && a.offset <= b.offset);
 
 export class PendingRows {
-  private entries: PendingEntry[] = [];
+  /** Slots before `first` are cleared (undefined) as entries leave, so nothing stored stays reachable. */
+  private entries: Array<PendingEntry | undefined> = [];
   private first = 0;
   private byTenant = new Map<string, TenantRows>();
   /** Events held in memory. */
@@ -79,6 +80,7 @@ export class PendingRows {
     return this.entries[this.first + i];
   }
 
+
   /** When the oldest entry was acknowledged (undefined when empty). */
   oldestAt(): number | undefined {
     return this.at(0)?.at;
@@ -99,21 +101,25 @@ export class PendingRows {
 
   /** Removes the first `count` entries (stored, refused or quarantined). */
   shift(count: number): PendingEntry[] {
-    const out = this.entries.slice(this.first, this.first + count);
+    const out = this.entries.slice(this.first, this.first + count) as PendingEntry[];
+    for (let i = 0; i < out.length; i++) this.entries[this.first + i] = undefined;
     this.first += out.length;
     for (const e of out) {
       this.events -= e.rows.length;
       for (const row of e.rows) {
         const t = this.byTenant.get(row.tenant_id)!;
-        t.head++;
+        t.rows[t.head++] = undefined;
         if (t.head === t.rows.length) this.byTenant.delete(row.tenant_id);
-        else if (t.head > 1024 && t.head * 2 > t.rows.length) {
+        else if (t.head > 256 && t.head * 2 > t.rows.length) {
           t.rows = t.rows.slice(t.head);
           t.head = 0;
         }
       }
     }
-    if (this.first > 1024 && this.first * 2 > this.entries.length) {
+    if (this.first === this.entries.length) {
+      this.entries = [];
+      this.first = 0;
+    } else if (this.first > 256 && this.first * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.first);
       this.first = 0;
     }
@@ -134,7 +140,7 @@ export class PendingRows {
   /** A tenant's pending rows, oldest first: a copy, so later stores and appends do not change it. */
   snapshot(tenant: string): PendingRow[] {
     const t = this.byTenant.get(tenant);
-    return t ? t.rows.slice(t.head) : [];
+    return t ? (t.rows.slice(t.head) as PendingRow[]) : [];
   }
 
   /** Every pending row of every tenant (erasure and tests). */

@@ -423,3 +423,51 @@ ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` MODIFY C
     MODIFY COLUMN pii_mac CODEC(ZSTD(3)),
     MODIFY COLUMN seq UInt64 DEFAULT 0 CODEC(T64, ZSTD(1)),
     MODIFY COLUMN received_at DateTime64(3, 'UTC') CODEC(T64, ZSTD(3));
+
+-- 0100_create_audit_stream_heads
+CREATE TABLE IF NOT EXISTS `audit`.`audit_stream_heads_local` ON CLUSTER `audit_cluster` (
+    tenant_id       LowCardinality(String),
+    stream          LowCardinality(String),
+    max_seq         SimpleAggregateFunction(max, UInt64),
+    min_received_at SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+    max_received_at SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+    last_stored_at  SimpleAggregateFunction(max, DateTime64(3, 'UTC'))
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/audit/audit_stream_heads_local', '{replica}') ORDER BY (tenant_id, stream);
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_stream_heads` ON CLUSTER `audit_cluster` AS `audit`.`audit_stream_heads_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_stream_heads_local`, cityHash64(tenant_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `audit`.`audit_stream_heads_mv` ON CLUSTER `audit_cluster` TO `audit`.`audit_stream_heads_local` AS SELECT
+    tenant_id,
+    stream,
+    max(seq) AS max_seq,
+    min(received_at) AS min_received_at,
+    max(received_at) AS max_received_at,
+    now64(3) AS last_stored_at
+FROM `audit`.`audit_activities_local`
+GROUP BY tenant_id, stream;
+
+INSERT INTO `audit`.audit_stream_heads (tenant_id, stream, max_seq, min_received_at, max_received_at, last_stored_at)
+SELECT tenant_id, stream, max(seq), min(received_at), max(received_at), max(received_at)
+FROM `audit`.audit_activities
+WHERE (SELECT count() FROM `audit`.audit_stream_heads) = 0
+GROUP BY tenant_id, stream;
+
+-- 0101_create_audit_sink_checkpoints
+CREATE TABLE IF NOT EXISTS `audit`.`audit_sink_checkpoints_local` ON CLUSTER `audit_cluster` (
+    sink        LowCardinality(String),
+    tenant_id   LowCardinality(String),
+    stream      String,
+    seq         UInt64,
+    received_at DateTime64(3, 'UTC'),
+    updated_at  DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/audit/audit_sink_checkpoints_local', '{replica}', seq)
+ORDER BY (sink, tenant_id, stream);
+
+CREATE TABLE IF NOT EXISTS `audit`.`audit_sink_checkpoints` ON CLUSTER `audit_cluster` AS `audit`.`audit_sink_checkpoints_local` ENGINE = Distributed(`audit_cluster`, `audit`, `audit_sink_checkpoints_local`, cityHash64(tenant_id));
+
+-- 0102_add_received_at_index
+ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` ADD INDEX IF NOT EXISTS idx_received_at received_at TYPE minmax GRANULARITY 1;
+
+ALTER TABLE `audit`.`audit_activities_local` ON CLUSTER `audit_cluster` MATERIALIZE INDEX idx_received_at;

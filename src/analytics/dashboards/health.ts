@@ -89,6 +89,20 @@ export function healthDashboard(): Json {
       ],
     },
     {
+      h: 8,
+      panels: [
+        timeseries({ ...ds, title: 'Sink lag', w: 12, unit: 's',
+          description: 'Per sink (AUDIT_SINKS_FILE): how long ago the oldest event not yet delivered was received; 0 when caught up. Alert AuditSinkLagging at 15 min for 10 min.',
+          targets: [promTarget(`max by (sink) (audit_sink_lag_seconds${I})`, '{{sink}}', 'A')] }),
+        timeseries({ ...ds, title: 'Sink deliveries and failures', w: 12,
+          description: 'Events delivered per second, and failures per second by reason (rejected: events a receiver refused for good, skipped).',
+          targets: [
+            promTarget(`sum by (sink) (${rate('audit_sink_delivered_events_total')})`, 'delivered {{sink}}', 'A'),
+            promTarget(`sum by (sink, reason) (${rate('audit_sink_failures_total')})`, 'failed {{sink}}: {{reason}}', 'B'),
+          ] }),
+      ],
+    },
+    {
       h: 7,
       panels: [
         timeseries({ ...ds, title: 'Process memory', w: 12, unit: 'bytes',
@@ -102,7 +116,7 @@ export function healthDashboard(): Json {
   return dashboard({
     uid: HEALTH_UID,
     title: 'Service health',
-    description: 'audithouse as a service: ingest, latency, errors, batching, spool, retention, storage (Prometheus).',
+    description: 'audithouse as a service: ingest, latency, errors, batching, spool, retention, storage, sinks (Prometheus).',
     time: { from: 'now-6h', to: 'now' },
     refresh: '30s',
     variables: [promVariable({ name: 'instance', label: 'Instance', query: 'label_values(audit_http_requests_total, instance)' })],

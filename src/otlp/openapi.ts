@@ -1,0 +1,85 @@
+// The OpenAPI description of POST /v1/logs. The body is decoded by hand (two encodings,
+// compression), so the route is registered for the document only, like the native ingest route.
+import { z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { AppEnv } from '../env.ts';
+
+const KeyValue = z.object({ key: z.string(), value: z.record(z.string(), z.unknown()).openapi({ description: 'AnyValue: one of stringValue, boolValue, intValue, doubleValue, arrayValue, kvlistValue, bytesValue' }) });
+
+const LogRecord = z.object({
+  timeUnixNano: z.string().optional().openapi({ description: 'Event time → timestamp (else observedTimeUnixNano, else receipt time)' }),
+  observedTimeUnixNano: z.string().optional(),
+  severityNumber: z.number().int().optional().openapi({ description: 'Without attribute audit.severity: ≤12 LOW, 13–16 MEDIUM, 17–20 HIGH, ≥21 CRITICAL' }),
+  severityText: z.string().optional(),
+  eventName: z.string().optional().openapi({ description: 'activity_type (else attribute event.name)', example: 'user.login' }),
+  body: z.record(z.string(), z.unknown()).optional().openapi({ description: 'A string body → description; any other body → details.body' }),
+  attributes: z.array(KeyValue).optional().openapi({ description: 'audit.action, user.id, audit.resource.type, audit.resource.id, audit.outcome, audit.severity, client.address, user_agent.original, audit.id fill event fields; the rest → details' }),
+  traceId: z.string().optional(),
+  spanId: z.string().optional(),
+});
+
+const ExportLogsServiceRequest = z.object({
+  resourceLogs: z.array(z.object({
+    resource: z.object({ attributes: z.array(KeyValue).optional() }).optional().openapi({ description: 'Resource attributes (service.name, …) → details' }),
+    scopeLogs: z.array(z.object({
+      scope: z.object({ name: z.string().optional(), version: z.string().optional() }).optional(),
+      logRecords: z.array(LogRecord),
+    })),
+  })),
+}).openapi('OtlpExportLogsServiceRequest', { description: 'OTLP/JSON ExportLogsServiceRequest (opentelemetry-proto collector/logs/v1)' });
+
+const ExportLogsServiceResponse = z.object({
+  partialSuccess: z.object({
+    rejectedLogRecords: z.string().openapi({ description: 'Records refused (int64 as a decimal string, per proto3 JSON)', example: '1' }),
+    errorMessage: z.string().openapi({ description: 'Which records were refused and why (the first few)' }),
+  }).optional().openapi({ description: 'Present only when records were refused; the other records are stored' }),
+}).openapi('OtlpExportLogsServiceResponse');
+
+const Status = z.object({
+  code: z.number().int().openapi({ description: 'google.rpc.Code (informative; clients act on the HTTP status)', example: 3 }),
+  message: z.string(),
+}).openapi('OtlpStatus', { description: 'google.rpc.Status, as OTLP/HTTP answers errors' });
+
+const binary = z.string().openapi({ format: 'binary' });
+
+const errors = (entries: Array<[number, string]>) =>
+  Object.fromEntries(entries.map(([status, description]) => [status, {
+    description,
+    content: { 'application/json': { schema: Status }, 'application/x-protobuf': { schema: binary.openapi({ description: 'Protobuf google.rpc.Status' }) } },
+  }]));
+
+export function registerOtlpOpenApi(app: OpenAPIHono<AppEnv>, path: string): void {
+  app.openAPIRegistry.registerPath({
+    method: 'post',
+    path,
+    operationId: 'postOtlpLogs',
+    tags: ['ingest'],
+    summary: 'Post OTLP/HTTP logs',
+    description: 'OpenTelemetry Protocol logs (what an OTel Collector `otlphttp` exporter or an SDK log exporter sends), protobuf or JSON, optionally gzip/deflate (Content-Encoding). Each LogRecord becomes an audit event (mapping in the README), validated and redacted like a native event. 200 only once the stored records are durable; records that fail validation are refused on their own and counted in partialSuccess. Answers use the request\'s encoding. A retried request stores nothing twice: each record\'s id is audit.id or derived from the tenant and the record\'s content.',
+    security: [{ bearerAuth: [] }],
+    request: {
+      body: {
+        required: true,
+        content: {
+          'application/x-protobuf': { schema: binary.openapi({ description: 'Protobuf ExportLogsServiceRequest' }) },
+          'application/json': { schema: ExportLogsServiceRequest },
+        },
+      },
+    },
+    responses: {
+      200: {
+        description: 'Stored (all records, or all but those counted in partialSuccess)',
+        content: { 'application/json': { schema: ExportLogsServiceResponse }, 'application/x-protobuf': { schema: binary.openapi({ description: 'Protobuf ExportLogsServiceResponse' }) } },
+      },
+      ...errors([
+        [400, 'Not an OTLP logs request (bad JSON/protobuf, bad compression); not retryable'],
+        [401, 'Missing, invalid or expired bearer token'],
+        [403, 'The token lacks the audit:write scope'],
+        [413, 'Over 10 MiB (decompressed) or 10,000 records per request'],
+        [415, 'Unsupported Content-Type or Content-Encoding'],
+        [429, 'Overloaded; retryable, see Retry-After'],
+        [500, 'Unexpected error (logged with the request id)'],
+        [503, 'Store unavailable or shutting down; retryable, see Retry-After'],
+      ]),
+    },
+  });
+}
