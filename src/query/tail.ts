@@ -15,8 +15,12 @@
 //   within EXPIRY_MARGIN_MS of its expiry is answered by the store, so memory and store agree.
 // - A page is answered only when it is provably complete: `limit` rows inside the suffix, or the
 //   suffix reaches past `since`, or it holds every matching row; else the store answers.
-// Only this process's inserts are seen: valid where this process is the only writer of the
-// data (embedded mode: one process per data directory); server mode enables it by config only.
+// Several instances: only this process's inserts and mutations are seen, and nothing in the data
+// says another instance wrote or erased (its rows would be missing from pages held here, its
+// erasure would not reach them). So it is valid only where this process is the only writer of the
+// data: embedded mode, by construction (one process per engine directory). With CLICKHOUSE_URL it
+// is off unless AUDIT_READ_CACHE_MB is set for a single-instance deployment (src/config.ts);
+// off, every read goes to the engine through the same code. README "Read path" says the same.
 //
 // Memory: every held row is counted (an estimate of its JS size) against one budget shared with
 // the id map (src/query/tail-ids.ts); least recently used suffixes go first.
