@@ -101,6 +101,10 @@ const ctx: BenchContext = {
     }
     return w;
   },
+  async stopEngine(name) {
+    await engines.get(name)?.stop();
+    engines.delete(name);
+  },
   postgres: undefined,
   postgresMissing: undefined,
   shared: {},

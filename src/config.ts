@@ -118,6 +118,11 @@ const EnvSchema = z.object({
   AUDIT_SPOOL_MAX_BYTES: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
     .refine((n) => n === 0 || n >= 4096, 'must be 0 (no spool) or at least 4096 bytes')
     .default(1024 * 1024 * 1024),
+  // In-process read cache (src/query/tail.ts): MiB for the newest stored events per tenant and
+  // filter, and events by id. Unset: 64 in embedded mode (this process is the only writer of its
+  // data directory), 0 (off) in server mode, where other instances or tools may write or delete
+  // in the same ClickHouse unseen; set it there only when this instance is the only one.
+  AUDIT_READ_CACHE_MB: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65_536).optional()),
   // Rows that may wait in memory for the writer; past it, posts get 429 + Retry-After.
   AUDIT_INGEST_MAX_QUEUED_ROWS: z.coerce.number().int().min(10_000).max(10_000_000).default(100_000),
   // SIGTERM: how long to flush and drain before exiting anyway (acknowledged data stays spooled).
@@ -191,6 +196,8 @@ export interface Config {
   /** Per minute; 0 = off. Reads: per token identity; writes: events per tenant. */
   limits: { readRatePerMinute: number; writeEventsPerMinute: number };
   accessLog: { enabled: boolean; windowMs: number };
+  /** Bytes of the in-process read cache; 0: off. */
+  readCache: { bytes: number };
   ingest: { batchMaxRows: number; batchMaxWaitMs: number; batchLingerMs: number; trustProxy: boolean; redactKeys: string[]; maxQueuedRows: number };
   /** Activity types with their own metric label; undefined = the built-in list. */
   metrics: { activityTypes: string[] | undefined };
@@ -286,6 +293,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     },
     limits: { readRatePerMinute: e.AUDIT_READ_RATE_LIMIT, writeEventsPerMinute: e.AUDIT_WRITE_RATE_LIMIT },
     accessLog: { enabled: e.AUDIT_ACCESS_LOG_ENABLED, windowMs: e.AUDIT_ACCESS_LOG_WINDOW_MS },
+    readCache: { bytes: (e.AUDIT_READ_CACHE_MB ?? (e.CLICKHOUSE_URL ? 0 : 64)) * 1024 * 1024 },
     ingest: {
       batchMaxRows: e.AUDIT_BATCH_MAX_ROWS,
       batchMaxWaitMs: e.AUDIT_BATCH_MAX_WAIT_MS,

@@ -4,6 +4,7 @@ import type { Principal } from './auth/principal.ts';
 import type { Config } from './config.ts';
 import type { Redactor } from './ingest/redact.ts';
 import type { Integrity } from './integrity/service.ts';
+import type { SummaryCache } from './analytics/summary-cache.ts';
 import type { BatchWriter } from './ingest/writer.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
@@ -29,6 +30,8 @@ export interface Services {
   /** The retention/archive job (runs on a timer only under `serve`). */
   retention: RetentionJob;
   integrity: Integrity;
+  /** The summary kept in memory (src/analytics/summary-cache.ts); undefined: off. */
+  summaries?: SummaryCache | undefined;
 }
 
 export type AppEnv = {

@@ -2,6 +2,8 @@
 import { createVerifier, resolveJwtSecret } from './auth/jwt.ts';
 import { readRateLimit, writeRateLimit } from './auth/rate-limit.ts';
 import { AccessLog } from './query/access-log.ts';
+import { readCacheFor } from './query/read-cache.ts';
+import { SummaryCache } from './analytics/summary-cache.ts';
 import type { Config } from './config.ts';
 import type { Services } from './env.ts';
 import { createRedactor } from './ingest/redact.ts';
@@ -46,9 +48,14 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
   });
   const { secret } = resolveJwtSecret(config);
   const verifier = createVerifier({ ...config.jwt, secret: config.jwt.jwksUrl ? undefined : secret });
+  // In-memory reads (off in server mode unless configured): see src/query/tail.ts.
+  const summaries = config.readCache.bytes > 0 ? new SummaryCache(store) : undefined;
   const writer = new BatchWriter(
     store,
-    { maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs, maxWaitMs: config.ingest.batchMaxWaitMs, maxQueuedRows: config.ingest.maxQueuedRows, chain: integrity.chain },
+    {
+      maxRows: config.ingest.batchMaxRows, lingerMs: config.ingest.batchLingerMs, maxWaitMs: config.ingest.batchMaxWaitMs,
+      maxQueuedRows: config.ingest.maxQueuedRows, chain: integrity.chain, tail: readCacheFor(store, config), onStored: summaries ? [summaries] : [],
+    },
     metrics,
     log,
     { spool, storeReady: readiness.ready, faults: opts.faults },
@@ -78,6 +85,7 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
     storageSize,
     retention,
     integrity,
+    summaries,
     async shutdown(o = {}) {
       await retention.idle();
       await storageSize.stop();

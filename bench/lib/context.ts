@@ -28,6 +28,8 @@ export interface BenchContext {
    * `dataDir` (e.g. a stopped service's, to read what it stored).
    */
   engine(name: string, dataDir?: string): Promise<EngineWorker>;
+  /** Stops an engine worker (its directory stays): another process may then open that engine. */
+  stopEngine(name: string): Promise<void>;
   postgres: PostgresPeer | undefined;
   /** Why the Postgres peer is not there, when it is not. */
   postgresMissing: string | undefined;

@@ -12,7 +12,8 @@ export interface BenchOptions {
   storage: { events: number; batch: number; connections: number };
   /** Row counts of the query data sets, ascending (each grows the previous one). */
   scales: number[];
-  query: { iterations: number; budgetMs: number; cursorDepth: number };
+  /** http: §3's reads also through the API (a service on the same data); httpIterations per read. */
+  query: { iterations: number; budgetMs: number; cursorDepth: number; http: boolean; httpIterations: number };
   postgres: boolean;
   keep: boolean;
   profile: boolean;
@@ -26,6 +27,7 @@ const USAGE = `npm run bench [-- options]
                        9 OTLP ingest vs native, sink delivery)
   --scales=1e6,1e7     query data set sizes (default: 1e6,1e7; quick: 1e5)
   --no-postgres        skip the Postgres peer even where Postgres is installed
+  --no-http            §3 at the store level only (no service on its data set)
   --profile            write V8 CPU profiles of the services and engine workers to bench/out/profiles
                        (named after what they ran; summarize with bench/profile-summary.ts)
   --keep               keep the temporary data directories
@@ -40,6 +42,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       sections: { type: 'string' },
       scales: { type: 'string' },
       'no-postgres': { type: 'boolean', default: false },
+      'no-http': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
@@ -64,7 +67,10 @@ export function parseOptions(argv: string[]): BenchOptions {
     single: quick ? { connections: 50, seconds: 5, rounds: 1 } : { connections: 50, seconds: 10, rounds: 3 },
     storage: { events: quick ? 50_000 : 1_000_000, batch: 1000, connections: 4 },
     scales,
-    query: quick ? { iterations: 10, budgetMs: 1_500, cursorDepth: 20 } : { iterations: 25, budgetMs: 4_000, cursorDepth: 100 },
+    query: {
+      ...(quick ? { iterations: 10, budgetMs: 1_500, cursorDepth: 20, httpIterations: 40 } : { iterations: 25, budgetMs: 4_000, cursorDepth: 100, httpIterations: 200 }),
+      http: !values['no-http'],
+    },
     postgres: !values['no-postgres'],
     keep: values.keep,
     profile: values.profile,

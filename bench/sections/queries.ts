@@ -3,12 +3,14 @@
 // rows copied into the guide's Postgres table, and the same queries timed on both, interleaved
 // per query. The generated rows lack the columns the service fills in (integrity chains, MACs):
 // their storage rows say so, and the §5 headline is storage.ts's rows posted through the service.
+import path from 'node:path';
 import type { BenchContext, BenchSection } from '../lib/context.ts';
 import { skipped } from '../lib/context.ts';
 import { PG_INDEX_NAMES, PG_INDEXES, PG_TABLE } from '../lib/postgres.ts';
 import type { ResultRow, SectionResult } from '../lib/report.ts';
 import { fmt } from '../lib/stats.ts';
 import type { CaseResult } from './queries.engine.ts';
+import { httpPointReads, type HttpRun } from './queries.http.ts';
 import type { QueryParamsChosen } from './query-cases.ts';
 
 const DB = 'bench_queries';
@@ -32,6 +34,17 @@ interface ScaleResult {
     projections: Array<{ name: string; on_disk: string }>;
   };
   pgBytes?: number;
+  /** The point reads through the API: read cache off, then on. */
+  http?: HttpRun[];
+}
+
+/** §4 at one scale: the summary from the views and from raw rows (store level). */
+export interface ViewsAtScale {
+  rows: number;
+  tenant: string;
+  views: { p50: number; p95: number };
+  raw: { p50: number; p95: number };
+  source: string;
 }
 
 const scaleName = (n: number) => (n >= 1e6 ? `${fmt(n / 1e6, n % 1e6 ? 1 : 0)}M` : `${fmt(n / 1e3, 0)}k`);
@@ -62,6 +75,26 @@ function caseRows(r: ScaleResult, evaluate: boolean): ResultRow[] {
     value: `${fmt((r.export.rows / r.export.ms) * 1000, 0)} rows/s (${fmt(r.export.bytes / 2 ** 20 / (r.export.ms / 1000), 0)} MiB/s)`,
   });
   return rows;
+}
+
+/** §3's HTTP rows: the read cache on (value) against the same service with it off (peer column). */
+function httpRows(r: ScaleResult, evaluate: boolean): ResultRow[] {
+  const off = r.http?.find((h) => h.cacheMb === 0);
+  const on = r.http?.find((h) => h.cacheMb > 0);
+  if (!on) return [];
+  const f = (c: { p50: number; p95: number; p99: number }) => `${fmt(c.p50)} / ${fmt(c.p95)} / ${fmt(c.p99)} ms`;
+  return on.cases.filter((c) => c.group === 'point').map((c) => {
+    const base = off?.cases.find((x) => x.name === c.name);
+    return {
+      section: '3',
+      measure: `HTTP ${c.name} @ ${scaleName(r.rows)} (p50 / p95 / p99)`,
+      value: f(c),
+      peer: base ? f(base) : undefined,
+      ratio: base ? `${fmt(base.p50 / c.p50)}×` : undefined,
+      target: 'p50 ≤ 5 ms, p99 ≤ 20 ms',
+      met: evaluate ? c.p50 <= 5 && c.p99 <= 20 : undefined,
+    };
+  });
 }
 
 function storageRows(r: ScaleResult): ResultRow[] {
@@ -100,7 +133,7 @@ export const querySection: BenchSection = {
   ids: ['3', '5', '8'],
   title: 'Queries at scale',
   async run(ctx: BenchContext) {
-    const w = await ctx.engine('queries');
+    let w = await ctx.engine('queries');
     const pgUrl = ctx.opts.sections.has('8') || ctx.opts.sections.has('3') ? ctx.postgres?.url : undefined;
     const pgc = pgUrl ? await ctx.postgres!.client() : undefined;
     const scales: ScaleResult[] = [];
@@ -139,7 +172,24 @@ export const querySection: BenchSection = {
         const storage = await w.call<ScaleResult['storage']>('storage', { database: DB });
         let pgBytes: number | undefined;
         if (pgc) pgBytes = Number((await pgc.query<{ b: string }>(`SELECT pg_total_relation_size('audit_activities') AS b`)).rows[0]!.b);
-        scales.push({ rows: n, genMs, ...(pgLoadMs !== undefined ? { pgLoadMs } : {}), params, cases, export: exp, storage, ...(pgBytes !== undefined ? { pgBytes } : {}) });
+        if (ctx.opts.sections.has('4')) {
+          // §4 at every scale (the curve), store level, on the same settled data.
+          const v = await w.call<{ skipped?: string; views?: ViewsAtScale['views']; raw?: ViewsAtScale['raw']; source?: string }>('viewsVsRaw', {
+            database: DB, params, iterations: ctx.opts.query.iterations, budgetMs: ctx.opts.query.budgetMs,
+          });
+          if (!v.skipped) ((ctx.shared.viewsByScale ??= []) as ViewsAtScale[]).push({ rows: n, tenant: params.tenant, views: v.views!, raw: v.raw!, source: v.source! });
+        }
+        let httpRuns: HttpRun[] | undefined;
+        if (ctx.opts.sections.has('3') && ctx.opts.query.http) {
+          // The service opens this very engine directory: the worker steps aside meanwhile.
+          const dir = path.join(ctx.root, 'engines', 'queries');
+          await ctx.stopEngine('queries');
+          const o = { iterations: ctx.opts.query.httpIterations, budgetMs: ctx.opts.query.budgetMs };
+          ctx.log(`  ${scaleName(n)}: the same reads through HTTP, read cache off then on`);
+          httpRuns = [await httpPointReads(dir, DB, params, 0, o), await httpPointReads(dir, DB, params, 64, o)];
+          w = await ctx.engine('queries');
+        }
+        scales.push({ rows: n, genMs, ...(pgLoadMs !== undefined ? { pgLoadMs } : {}), params, cases, export: exp, storage, ...(pgBytes !== undefined ? { pgBytes } : {}), ...(httpRuns ? { http: httpRuns } : {}) });
       }
     } finally {
       await pgc?.end();
@@ -148,18 +198,20 @@ export const querySection: BenchSection = {
     const largest = scales.at(-1)!;
     ctx.shared.queryParams = largest.params;
     ctx.shared.queryRows = largest.rows;
+    ctx.shared.queryScales = scales;
     const evaluate = largest.rows >= 10_000_000;
     const q: SectionResult = {
       id: '3',
       title: this.title,
-      rows: caseRows(largest, evaluate),
+      rows: [...caseRows(largest, evaluate), ...httpRows(largest, evaluate)],
       notes: [
         `Store level: the functions the API calls (src/store/activities.ts) in a process next to the engine; Postgres through \`pg\` from the same process, right after each query (ratio = Postgres p50 / audithouse p50, > 1 = audithouse faster).`,
+        ...(largest.http ? [`HTTP rows: \`audithouse serve\` on the same data (bench/sections/queries.http.ts), one loopback keep-alive connection, one request at a time, the JWT verified and the access log on as in production; value = read cache on (64 MiB), peer column = the same service with AUDIT_READ_CACHE_MB=0 (every read from the engine), ratio = off / on. By id at random over history mostly misses the cache (it holds what was written or read lately); by id of a feed event is the common case.`] : []),
         `Tenant ${largest.params.tenant} (the biggest, ${fmt(largest.params.tenantRows, 0)} of ${fmt(largest.rows, 0)} rows); up to ${ctx.opts.query.iterations} runs per query after 2 warm-ups, fewer when a query's ${ctx.opts.query.budgetMs / 1000} s budget runs out (at least 5).`,
         ...(evaluate ? [] : [`Targets are judged at 10M rows; this run's largest data set is ${scaleName(largest.rows)}, so "Met" is left empty.`]),
         ...scales.map((s) => `${scaleName(s.rows)} rows generated in ${fmt(s.genMs / 1000, 1)} s (${fmt((s.rows / s.genMs) * 1000, 0)} rows/s incl. growth)${s.pgLoadMs ? `; Postgres bulk load + index build ${fmt(s.pgLoadMs / 1000, 0)} s` : ''}.`),
       ],
-      details: scales.length > 1 ? ['| Query | audithouse | Postgres | Ratio |', '|---|---:|---:|---:|', ...scales.slice(0, -1).flatMap((s) => caseRows(s, false).map((r) => `| ${r.measure} | ${r.value} | ${r.peer ?? ''} | ${r.ratio ?? ''} |`))].join('\n') : undefined,
+      details: scales.length > 1 ? ['| Query | audithouse | Postgres | Ratio |', '|---|---:|---:|---:|', ...scales.slice(0, -1).flatMap((s) => [...caseRows(s, false), ...httpRows(s, false)].map((r) => `| ${r.measure} | ${r.value} | ${r.peer ?? ''} | ${r.ratio ?? ''} |`))].join('\n') : undefined,
       data: { scales },
     };
     const st: SectionResult = {

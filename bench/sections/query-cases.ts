@@ -4,6 +4,7 @@
 import type pg from 'pg';
 import { getEvent, listEvents, type ActivityFilters, type Cursor } from '../../src/store/activities.ts';
 import type { Store } from '../../src/store/client.ts';
+import { TailCache } from '../../src/query/tail.ts';
 
 export interface QueryParamsChosen {
   tenant: string;
@@ -102,6 +103,43 @@ function pgAggregates(p: QueryParamsChosen) {
   };
 }
 
+/**
+ * The read cache the API answers point reads from (src/query/tail.ts), on the bench's store: the
+ * same TailCache the service builds (64 MiB), loaded from the engine on first use, then answering
+ * from memory. Store level like the rows above, but through the read path's first step.
+ */
+const tails = new WeakMap<Store, TailCache>();
+function tailOf(s: Store): TailCache {
+  let t = tails.get(s);
+  if (!t) tails.set(s, (t = new TailCache(s, { budgetBytes: 64 * 2 ** 20 })));
+  return t;
+}
+
+function tailCases(p: QueryParamsChosen): QueryCase[] {
+  const page = async (s: Store, f: ActivityFilters, cursor?: Cursor) => (await tailOf(s).page(p.tenant, f, PAGE, cursor)) ?? listEvents(s, p.tenant, f, PAGE, cursor);
+  let feedIds: string[] | undefined;
+  const feedId = async (s: Store, i: number) => {
+    feedIds ??= (await listEvents(s, p.tenant, {}, PAGE)).map((e) => e.id);
+    return feedIds[(i + PAGE * 4) % feedIds.length]!;
+  };
+  const tailCase = (name: string, f: ActivityFilters, cursor?: Cursor): QueryCase => ({
+    name: `${name}, read cache`, group: 'point', ch: (s) => page(s, f, cursor), pg: (c) => pgList(c, p.tenant, f, cursor),
+  });
+  return [
+    tailCase('feed: latest 50 of the tenant', {}),
+    tailCase('recent: last 7 days', { since: p.nowMs - 7 * DAY }),
+    tailCase(`by user (${p.userRows} events)`, { user_id: p.user }),
+    ...(p.deepCursor ? [tailCase(`cursor: page ${p.depth} of the feed`, {}, p.deepCursor)] : []),
+    {
+      name: 'by id of a feed event, read cache',
+      group: 'point',
+      ch: async (s, i) => tailOf(s).event(p.tenant, await feedId(s, i)),
+      // The same ids (the feed's, read from the engine once): the peer's B-tree lookup.
+      pg: async (c, i) => c.query(`SELECT ${PG_COLS} FROM audit_activities WHERE tenant_id = $1 AND id = $2 LIMIT 1`, [p.tenant, feedIds?.[(i + PAGE * 4) % feedIds.length] ?? p.ids[0]]),
+    },
+  ];
+}
+
 export function queryCases(p: QueryParamsChosen): QueryCase[] {
   const ch = chAggregates(p);
   const pga = pgAggregates(p);
@@ -116,6 +154,7 @@ export function queryCases(p: QueryParamsChosen): QueryCase[] {
       ch: (s, i) => getEvent(s, p.tenant, p.ids[(i + p.ids.length) % p.ids.length]!),
       pg: (c, i) => c.query(`SELECT ${PG_COLS} FROM audit_activities WHERE tenant_id = $1 AND id = $2 LIMIT 1`, [p.tenant, p.ids[(i + p.ids.length) % p.ids.length]]),
     },
+    ...tailCases(p),
     listCase('filter severity=HIGH,CRITICAL', 'filter', p, { severity: ['HIGH', 'CRITICAL'] }),
     listCase('filter activity_type=user.login (common)', 'filter', p, { activity_type: ['user.login'] }),
     listCase('filter activity_type=security.alert (rare)', 'filter', p, { activity_type: ['security.alert'] }),

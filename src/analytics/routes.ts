@@ -40,6 +40,8 @@ export function analyticsRoutes() {
     const tenant = readTenant(c, q.tenant_id);
     // The views are fed by inserts: first store what this instance acknowledged (read-your-writes).
     await c.get('services').writer.barrier(5_000);
-    return c.json(await summarize(c.get('services').store, { tenant, days: q.days, top: q.top }), 200);
+    const { store, summaries } = c.get('services');
+    const req = { tenant, days: q.days, top: q.top };
+    return c.json(await (summaries ? summaries.summarize(req) : summarize(store, req)), 200);
   });
 }

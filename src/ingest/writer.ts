@@ -23,6 +23,7 @@ import type { Spool } from '../spool/spool.ts';
 import { eventKey, existingKeys, insertEvents } from '../store/activities.ts';
 import type { Store } from '../store/client.ts';
 import { InsertError } from '../store/errors.ts';
+import type { TailCache } from '../query/tail.ts';
 import type { EventRow } from './event.ts';
 
 export type { WriteResult };
@@ -54,6 +55,22 @@ export interface WriterOptions {
   maxQueuedRows?: number;
   /** Links stored rows into hash chains (src/integrity); without it rows are stored unchained. */
   chain?: HashChain | undefined;
+  /** The read cache this writer keeps exact: told of every stored row before the pending rows drop it. */
+  tail?: TailCache | undefined;
+  /** More in-memory copies of stored data kept exact the same way (the summary cache). */
+  onStored?: StoredRowsListener[] | undefined;
+}
+
+/**
+ * Told of the rows each insert stores (fresh ones, after de-duplication): storing() just before
+ * the insert is sent, stored() once it returned, clear() when it failed (landed or not: unknown).
+ * The engine may show the rows to a concurrent read before stored() runs (the insert's answer
+ * and the read's race back into JS): a cache that cannot take a row twice uses storing().
+ */
+export interface StoredRowsListener {
+  storing?(rows: readonly EventRow[]): void;
+  stored(rows: readonly EventRow[]): void;
+  clear(): void;
 }
 
 export interface Durability {
@@ -97,6 +114,9 @@ export class BatchWriter {
   private readonly maxQueuedRows: number;
   /** Acknowledged, not yet stored events in memory (log order): what the drainer and reads use. */
   readonly pending: PendingRows;
+  /** Stored events in memory for reads (src/query/tail.ts); undefined: off. */
+  readonly tail: TailCache | undefined;
+  private readonly listeners: StoredRowsListener[];
   private readonly drainer: Drainer<PreparedRows>;
 
   constructor(
@@ -107,6 +127,8 @@ export class BatchWriter {
     private readonly durability: Durability = {},
   ) {
     this.spool = durability.spool;
+    this.tail = opts.tail;
+    this.listeners = [...(opts.tail ? [opts.tail] : []), ...(opts.onStored ?? [])];
     this.maxQueuedRows = Math.max(opts.maxQueuedRows ?? 100_000, opts.maxRows);
     this.pending = new PendingRows(this.maxQueuedRows);
     this.drainer = new Drainer<PreparedRows>({
@@ -264,8 +286,18 @@ export class BatchWriter {
   /** Step two: the insert (serialized by the drainer, in the order the batches were prepared). */
   private async writeRows(p: PreparedRows): Promise<WriteResult[]> {
     await this.durability.faults?.beforeStoreWrite(p.all);
-    if (p.sealed) await this.opts.chain!.store(p.sealed);
-    else await insertEvents(this.store, p.rows);
+    if (p.rows.length > 0) for (const l of this.listeners) l.storing?.(p.rows);
+    try {
+      if (p.sealed) await this.opts.chain!.store(p.sealed);
+      else await insertEvents(this.store, p.rows);
+    } catch (err) {
+      // Whether the rows landed is unknown, and the retry's lookup will skip those that did:
+      // the read cache cannot learn of them, so it starts over from the store.
+      for (const l of this.listeners) l.clear();
+      throw err;
+    }
+    // Before the drainer drops these rows from the pending rows: a read always finds each in one.
+    if (p.rows.length > 0) for (const l of this.listeners) l.stored(p.rows);
     if (this.metrics && p.rows.length > 0) {
       this.metrics.ingestBatchSize.observe(p.rows.length);
       for (const r of p.rows) this.metrics.activitiesTotal.inc({ activity_type: this.metrics.activityTypeLabel(r.activity_type), severity: r.severity });

@@ -98,7 +98,9 @@ async function streamPolicies(store: Store): Promise<Map<string, PiiPolicy>> {
 
 export async function eraseSubject(deps: ErasureDeps, req: ErasureRequest): Promise<ErasureResult> {
   // No retention run may move the subject's rows from the table into archives meanwhile.
-  const work = () => (deps.archives ? withArchiveLock(deps.archives, () => eraseSubjectNow(deps, req)) : eraseSubjectNow(deps, req));
+  // In-process read caches close for the whole erasure (raw rows and the views change).
+  const now = () => deps.store.gate.exclusive(() => eraseSubjectNow(deps, req));
+  const work = () => (deps.archives ? withArchiveLock(deps.archives, now) : now());
   return deps.archives ? deps.archives.retention.exclusive(work) : work();
 }
 

@@ -36,8 +36,11 @@ export function newerFirst(a: { ts: number; key: string }, b: { ts: number; key:
 
 const asciiLower = (s: string) => s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 
+/** The columns the list filters look at. */
+type FilteredColumns = Pick<EventRow, 'id' | 'timestamp' | 'user_id' | 'action' | 'resource_type' | 'resource_id' | 'outcome' | 'activity_type' | 'severity' | 'description'>;
+
 /** The list filters as a predicate on a stored-form row: the same conditions as whereClause(). */
-export function matches(r: EventRow, f: ActivityFilters, cursor?: Cursor): boolean {
+export function matches(r: FilteredColumns, f: ActivityFilters, cursor?: Cursor): boolean {
   if (f.user_id !== undefined && r.user_id !== f.user_id) return false;
   if (f.action !== undefined && r.action !== f.action) return false;
   if (f.resource_type !== undefined && r.resource_type !== f.resource_type) return false;
@@ -96,10 +99,13 @@ async function topWithoutStored(store: Store, tenant: string, merged: Candidate[
 const candidate = (event: AuditEvent, pending?: PendingRow): Candidate =>
   ({ event, ts: Date.parse(event.timestamp), key: uuidSortKey(event.id), ...(pending ? { pending } : {}) });
 
-/** listEvents with read-your-writes: the store's page merged with this instance's pending rows. */
+/**
+ * listEvents with read-your-writes: the stored page (from the writer's read cache when it can
+ * prove the page complete, else from the store) merged with this instance's pending rows.
+ */
 export async function readPage(store: Store, writer: BatchWriter, tenant: string, filters: ActivityFilters, limit: number, cursor?: Cursor): Promise<AuditEvent[]> {
   const pending = (await snapshot(writer, tenant)).filter((p) => matches(p.row, filters, cursor));
-  const stored = await listEvents(store, tenant, filters, limit, cursor);
+  const stored = (await writer.tail?.page(tenant, filters, limit, cursor)) ?? (await listEvents(store, tenant, filters, limit, cursor));
   if (pending.length === 0) return stored;
   const storedIdSet = new Set(stored.map((e) => e.id));
   const merged = [
@@ -110,10 +116,10 @@ export async function readPage(store: Store, writer: BatchWriter, tenant: string
   return (await topWithoutStored(store, tenant, merged, limit)).map((c) => c.event);
 }
 
-/** getEvent with read-your-writes: the stored event, else the first pending one with that id. */
+/** getEvent with read-your-writes: the stored event (read cache, else store), else the first pending one with that id. */
 export async function readOne(store: Store, writer: BatchWriter, tenant: string, id: string): Promise<AuditEvent | undefined> {
   const pending = (await snapshot(writer, tenant)).find((p) => p.row.id === id);
-  const stored = await getEvent(store, tenant, id);
+  const stored = writer.tail ? await writer.tail.event(tenant, id) : await getEvent(store, tenant, id);
   return stored ?? (pending ? eventFromRow(pending.row) : undefined);
 }
 

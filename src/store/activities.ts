@@ -11,6 +11,24 @@ export const SELECT_EVENT = `toString(id) AS event_id, toUnixTimestamp64Milli(ti
   description, toString(outcome) AS outcome, user_id, tenant_id, resource_type, resource_id, ip_address,
   user_agent, request_id, details`;
 
+/** Columns in stored form (EventRow): what the read caches keep (src/query/tail.ts). */
+// Aliases differ from the column names: an alias named like a column would replace it in WHERE
+// and ORDER BY (the string id would sort the page).
+const SELECT_ROW = `toString(id) AS row_id, tenant_id, toUnixTimestamp64Milli(timestamp) AS ts_ms,
+  toUnixTimestamp64Milli(received_at) AS received_ms, activity_type, toString(severity) AS severity_name, action,
+  toString(outcome) AS outcome_name, resource_type, user_agent, user_id, resource_id, ip_address, request_id, description, details`;
+
+type RowRecord = Omit<EventRow, 'id' | 'timestamp' | 'received_at' | 'severity' | 'outcome'> & {
+  row_id: string; ts_ms: string | number; received_ms: string | number; severity_name: string; outcome_name: string;
+};
+
+const toRow = (r: RowRecord): EventRow => ({
+  id: r.row_id, tenant_id: r.tenant_id, timestamp: Number(r.ts_ms), received_at: Number(r.received_ms),
+  activity_type: r.activity_type, severity: r.severity_name, action: r.action, outcome: r.outcome_name,
+  resource_type: r.resource_type, user_agent: r.user_agent, user_id: r.user_id, resource_id: r.resource_id,
+  ip_address: r.ip_address, request_id: r.request_id, description: r.description, details: r.details,
+});
+
 interface EventRecord {
   event_id: string;
   ts_ms: string | number;
@@ -70,7 +88,7 @@ export function eventFromRow(r: EventRow): AuditEvent {
 /** Which of these ids a tenant has stored. */
 export async function storedIds(store: Store, tenant: string, ids: readonly string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const found = await store.query<{ event_id: string }>(
+  const found = await store.read<{ event_id: string }>(
     `SELECT toString(id) AS event_id FROM ${store.table(TABLE)} WHERE tenant_id = {tenant:String} AND id IN {ids:Array(UUID)}`,
     { tenant, ids: [...new Set(ids)] },
     'get',
@@ -190,13 +208,34 @@ export async function queryPage(
   cursor?: Cursor,
 ): Promise<AuditEvent[]> {
   const where = whereClause(tenant, filters, cursor);
-  const rows = await store.query<EventRecord>(
+  const rows = await store.read<EventRecord>(
     `SELECT ${SELECT_EVENT} FROM ${store.table(TABLE)} WHERE ${where.sql}
      ORDER BY timestamp DESC, id DESC LIMIT {limit:UInt32}`,
     { ...where.params, limit },
     'list',
   );
   return rows.map(toAuditEvent);
+}
+
+/**
+ * Rows in stored form, newest first: one page (or a read cache's load) straight from the table.
+ * One engine round trip: read caches call it once per load, not once per window.
+ */
+export async function queryRows(
+  store: Store,
+  tenant: string,
+  filters: ActivityFilters,
+  limit: number,
+  cursor?: Cursor,
+): Promise<EventRow[]> {
+  const where = whereClause(tenant, filters, cursor);
+  const rows = await store.read<RowRecord>(
+    `SELECT ${SELECT_ROW} FROM ${store.table(TABLE)} WHERE ${where.sql}
+     ORDER BY timestamp DESC, id DESC LIMIT {limit:UInt32}`,
+    { ...where.params, limit },
+    'list',
+  );
+  return rows.map(toRow);
 }
 
 /** The first window a page is looked for in, back from its newest possible row. */
@@ -240,8 +279,18 @@ export async function listEvents(
   }
 }
 
+/** One stored row by id, in stored form (for the read cache), or undefined. */
+export async function getRow(store: Store, tenant: string, id: string): Promise<EventRow | undefined> {
+  const rows = await store.read<RowRecord>(
+    `SELECT ${SELECT_ROW} FROM ${store.table(TABLE)} WHERE tenant_id = {tenant:String} AND id = {id:UUID} LIMIT 1`,
+    { tenant, id },
+    'get',
+  );
+  return rows[0] ? toRow(rows[0]) : undefined;
+}
+
 export async function getEvent(store: Store, tenant: string, id: string): Promise<AuditEvent | undefined> {
-  const rows = await store.query<EventRecord>(
+  const rows = await store.read<EventRecord>(
     `SELECT ${SELECT_EVENT} FROM ${store.table(TABLE)} WHERE tenant_id = {tenant:String} AND id = {id:UUID} LIMIT 1`,
     { tenant, id },
     'get',
