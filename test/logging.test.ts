@@ -100,7 +100,8 @@ describe('request log lines', () => {
 
   it('log a store failure at error level with the tenant, and keep the body and token out of every line', async () => {
     const own = new Capture();
-    const s = await serviceWithLog({}, (level) => createLogger({ level, destination: own }));
+    // Read cache off: this is about a failing engine, and a cached page would be answered from memory.
+    const s = await serviceWithLog({ AUDIT_READ_CACHE_MB: '0' }, (level) => createLogger({ level, destination: own }));
     try {
       const marker = `body-marker-${Date.now()}`;
       await s.services.store.close(); // every query and insert fails from here on

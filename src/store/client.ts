@@ -139,6 +139,8 @@ export class Store {
     if (this.kind !== 'embedded') return this.query<T>(sql, params, operation);
     return timed(this.metrics, operation, async () => {
       try {
+        // Closed like the client: a read after close() must fail, not open a new session.
+        if (this.closed) throw new Error('the store is closed');
         const session = await (this.readSession ??= this.nativeSession());
         const text = (await session.queryBindAsync(sql, params, { format: 'JSONEachRow' })).text();
         const out: T[] = [];

@@ -72,6 +72,10 @@ export function clickhouseCode(err: unknown): string | undefined {
     return String(err.code);
   }
   if (err instanceof StoreError) return err.clickhouseCode;
+  // The direct chDB session (read path) raises its own error type; the engine's message still
+  // starts with its numeric code ("Code: 53. DB::Exception: ..."), which retryability and the
+  // 500 log line need.
+  if (err instanceof Error && (err.name === 'ChdbQueryError' || err.constructor?.name === 'ChdbQueryError')) return /^Code: (\d+)\./.exec(err.message)?.[1];
   return undefined;
 }
 
