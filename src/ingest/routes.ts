@@ -6,7 +6,7 @@ import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, badRequest } from '../errors.ts';
 import { isRetryable } from '../store/errors.ts';
 import { bodyFormat, NDJSON_MEDIA_TYPES, parseEvents, readRequestBody, splitEvents } from './body.ts';
 import { AuditEventInput, type EventRow } from './event.ts';
@@ -136,8 +136,13 @@ export function ingestRoutes() {
 
   app.post('/api/v1/audit/activities', requireScope('audit:write'), async (c) => {
     const { redactor, metrics } = c.get('services');
-    const partial = c.req.query('partial') === 'true';
+    const partialParam = c.req.query('partial');
     try {
+      // As declared (true or false); anything else, an empty value included, is a 400 as on every endpoint.
+      if (partialParam !== undefined && partialParam !== 'true' && partialParam !== 'false') {
+        throw badRequest('invalid-parameters', 'Invalid request parameters: partial: must be true or false', [{ field: 'partial', message: 'must be true or false' }]);
+      }
+      const partial = partialParam === 'true';
       const format = bodyFormat(c.req.header('Content-Type'));
       const text = await readRequestBody(c.req.raw, c.req.header('Content-Length'));
       // received_at is taken here, after the body is in and right before the rows queue for the

@@ -4,24 +4,26 @@ import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 
 // The patterns are those src/otlp/json.ts enforces (proto3 JSON: 64-bit integers as decimal text).
-const uint64 = z.string().regex(/^\d{1,20}$/).openapi({ description: 'Unsigned 64-bit integer as decimal text (a JSON number is taken too)', example: '1767225600000000000' });
+const uint64 = z.union([z.string().regex(/^\d{1,20}$/), z.number().int().nonnegative()])
+  .openapi({ description: 'Unsigned 64-bit integer: decimal text, or a JSON number', example: '1767225600000000000' });
 
 const AnyValue = z.object({
   stringValue: z.string().optional(),
   boolValue: z.boolean().optional(),
-  intValue: z.string().regex(/^-?\d{1,20}$/).optional().openapi({ description: 'int64 as decimal text (a JSON number is taken too)' }),
+  intValue: z.union([z.string().regex(/^-?\d{1,20}$/), z.number().int()]).optional().openapi({ description: 'int64: decimal text, or a JSON number' }),
   doubleValue: z.number().optional(),
   bytesValue: z.string().optional().openapi({ description: 'base64' }),
   arrayValue: z.object({ values: z.array(z.record(z.string(), z.unknown())).optional().openapi({ description: 'AnyValues' }) }).optional(),
   kvlistValue: z.object({ values: z.array(z.record(z.string(), z.unknown())).optional().openapi({ description: 'KeyValues' }) }).optional(),
 }).openapi('OtlpAnyValue', { description: 'One of its fields set' });
 
-const KeyValue = z.object({ key: z.string(), value: AnyValue });
+// proto3: every field is optional; a request with nothing in it is valid (and stores nothing).
+const KeyValue = z.object({ key: z.string().optional(), value: AnyValue.optional() });
 
 const LogRecord = z.object({
   timeUnixNano: uint64.optional().openapi({ description: 'Event time → timestamp (else observedTimeUnixNano, else receipt time)' }),
   observedTimeUnixNano: uint64.optional(),
-  severityNumber: z.number().int().optional().openapi({ description: 'Without attribute audit.severity: ≤12 LOW, 13–16 MEDIUM, 17–20 HIGH, ≥21 CRITICAL' }),
+  severityNumber: z.union([z.number().int(), z.string().regex(/^\d+$/)]).optional().openapi({ description: 'Without attribute audit.severity: ≤12 LOW, 13–16 MEDIUM, 17–20 HIGH, ≥21 CRITICAL' }),
   severityText: z.string().optional(),
   eventName: z.string().optional().openapi({ description: 'activity_type (else attribute event.name)', example: 'user.login' }),
   body: AnyValue.optional().openapi({ description: 'A string body → description; any other body → details.body' }),
@@ -35,9 +37,9 @@ const ExportLogsServiceRequest = z.object({
     resource: z.object({ attributes: z.array(KeyValue).optional() }).optional().openapi({ description: 'Resource attributes (service.name, …) → details' }),
     scopeLogs: z.array(z.object({
       scope: z.object({ name: z.string().optional(), version: z.string().optional() }).optional(),
-      logRecords: z.array(LogRecord),
-    })),
-  })),
+      logRecords: z.array(LogRecord).optional(),
+    })).optional(),
+  })).optional(),
 }).openapi('OtlpExportLogsServiceRequest', { description: 'OTLP/JSON ExportLogsServiceRequest (opentelemetry-proto collector/logs/v1)' });
 
 const ExportLogsServiceResponse = z.object({
