@@ -36,12 +36,7 @@ const CASES: Record<string, number> = { runRetention: 2, eraseSubject: 2 };
  * delete the entry then. Keyed by operationId, parameter and value.
  */
 const KNOWN_5XX: Array<{ operationId: string; param: string; when: (value: string) => boolean; why: string }> = [
-  {
-    // Issue 16 item 6: the archive cursor passes through a JS number, so a well-formed cursor past
-    // 2^53 (e.g. 9007199254740992) is a 500 instead of a 400.
-    operationId: 'listArchives', param: 'cursor', when: (v) => /^\d+$/.test(v) && BigInt(v) > BigInt(Number.MAX_SAFE_INTEGER),
-    why: 'issue 16 item 6 (integer parameters past 2^53)',
-  },
+  // Empty: every 5xx the walk can provoke is a failure (the archives cursor past 2^53 was one; now a 400).
 ];
 const known = (operationId: string, param: string, value: string) => KNOWN_5XX.find((k) => k.operationId === operationId && k.param === param && k.when(value));
 const LINE_DELIMITED = new Set(['application/x-ndjson', 'application/jsonlines', 'application/x-jsonlines']);
