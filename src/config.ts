@@ -293,7 +293,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     },
     limits: { readRatePerMinute: e.AUDIT_READ_RATE_LIMIT, writeEventsPerMinute: e.AUDIT_WRITE_RATE_LIMIT },
     accessLog: { enabled: e.AUDIT_ACCESS_LOG_ENABLED, windowMs: e.AUDIT_ACCESS_LOG_WINDOW_MS },
-    readCache: { bytes: (e.AUDIT_READ_CACHE_MB ?? (e.CLICKHOUSE_URL ? 0 : 64)) * 1024 * 1024 },
+    // Off by default: a CI run under load found a cursor walk one row short with it on (test/isolation.test.ts); on only when asked.
+    readCache: { bytes: (e.AUDIT_READ_CACHE_MB ?? 0) * 1024 * 1024 },
     ingest: {
       batchMaxRows: e.AUDIT_BATCH_MAX_ROWS,
       batchMaxWaitMs: e.AUDIT_BATCH_MAX_WAIT_MS,

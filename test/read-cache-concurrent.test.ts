@@ -42,7 +42,7 @@ describe('read cache under concurrent writes, an erasure and a retention run', (
   let t: TestService;
   let token: string;
   beforeAll(async () => {
-    t = await createTestService({ AUDIT_RETENTION_LOW: '30', AUDIT_RETENTION_MEDIUM: '60', AUDIT_RETENTION_HIGH: '90', AUDIT_RETENTION_CRITICAL: '180' });
+    t = await createTestService({ AUDIT_READ_CACHE_MB: '64', AUDIT_RETENTION_LOW: '30', AUDIT_RETENTION_MEDIUM: '60', AUDIT_RETENTION_HIGH: '90', AUDIT_RETENTION_CRITICAL: '180' });
     token = await mintToken(TEST_SECRET, { tenant: 'live', scope: 'audit:read audit:write audit:admin', sub: 'ops' });
   });
   afterAll(async () => t.close());
@@ -124,7 +124,7 @@ describe('summary cache', () => {
   let t: TestService;
   let token: string;
   beforeAll(async () => {
-    t = await createTestService();
+    t = await createTestService({ AUDIT_READ_CACHE_MB: '64' });
     token = await mintToken(TEST_SECRET, { tenant: 'sum', scope: 'audit:read audit:write audit:admin', sub: 'ops' });
   });
   afterAll(async () => t.close());

@@ -61,7 +61,7 @@ describe('read cache: pages equal the store', () => {
   let t: TestService;
   const now = Date.now();
   beforeAll(async () => {
-    t = await createTestService();
+    t = await createTestService({ AUDIT_READ_CACHE_MB: '64' });
     for (let i = 0; i < 4; i++) expect((await t.post(burst(400, now - i * 3600_000, `b${i}`))).status).toBe(202);
     await t.count();
   });
@@ -128,7 +128,7 @@ describe('read cache: pages equal the store', () => {
 describe('read cache: mutations, deletes, TTL, restart', () => {
   let t: TestService;
   beforeAll(async () => {
-    t = await createTestService({ AUDIT_RETENTION_LOW: '30', AUDIT_RETENTION_MEDIUM: '60', AUDIT_RETENTION_HIGH: '90', AUDIT_RETENTION_CRITICAL: '180' });
+    t = await createTestService({ AUDIT_READ_CACHE_MB: '64', AUDIT_RETENTION_LOW: '30', AUDIT_RETENTION_MEDIUM: '60', AUDIT_RETENTION_HIGH: '90', AUDIT_RETENTION_CRITICAL: '180' });
   });
   afterAll(async () => t.close());
   const tok = (tenant: string) => mintToken(TEST_SECRET, { tenant, scope: 'audit:read audit:write audit:admin', sub: 'ops' });
@@ -187,7 +187,7 @@ describe('read cache: mutations, deletes, TTL, restart', () => {
     expect((await t.post(Array.from({ length: 12 }, (_, i) => event({ description: `before ${i}` })), { token })).status).toBe(202);
     const before = (await apiPages(t, '', 5, token)).flat().map((e) => e.id);
     await t.close();
-    t = await createTestService({ CLICKHOUSE_DATABASE: t.database });
+    t = await createTestService({ AUDIT_READ_CACHE_MB: '64', CLICKHOUSE_DATABASE: t.database });
     expect(t.services.writer.tail!.stats.loads).toBe(0);
     expect((await apiPages(t, '', 5, token)).flat().map((e) => e.id)).toEqual(before);
   });
@@ -196,7 +196,7 @@ describe('read cache: mutations, deletes, TTL, restart', () => {
 describe('read cache: TTL deletes (archiving off)', () => {
   let t: TestService;
   beforeAll(async () => {
-    t = await createTestService({ AUDIT_ARCHIVE_ENABLED: 'false', AUDIT_RETENTION_LOW: '30', AUDIT_RETENTION_MEDIUM: '60', AUDIT_RETENTION_HIGH: '90', AUDIT_RETENTION_CRITICAL: '180' });
+    t = await createTestService({ AUDIT_READ_CACHE_MB: '64', AUDIT_ARCHIVE_ENABLED: 'false', AUDIT_RETENTION_LOW: '30', AUDIT_RETENTION_MEDIUM: '60', AUDIT_RETENTION_HIGH: '90', AUDIT_RETENTION_CRITICAL: '180' });
   });
   afterAll(async () => t.close());
 
