@@ -15,17 +15,8 @@ export type Schema = {
   properties?: Record<string, Schema>; required?: string[]; additionalProperties?: boolean | Schema;
 };
 
-/** mulberry32: small, fast, good enough to pick test inputs. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The bench corpus's seeded PRNG (mulberry32), so there is one copy of it. */
+export { prng } from '../bench/lib/corpus.ts';
 
 // Free text from a plain charset: what makes a value valid is its schema, not luck with Unicode.
 const CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-';
