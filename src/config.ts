@@ -293,8 +293,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     },
     limits: { readRatePerMinute: e.AUDIT_READ_RATE_LIMIT, writeEventsPerMinute: e.AUDIT_WRITE_RATE_LIMIT },
     accessLog: { enabled: e.AUDIT_ACCESS_LOG_ENABLED, windowMs: e.AUDIT_ACCESS_LOG_WINDOW_MS },
-    // Off by default: a CI run under load found a cursor walk one row short with it on (test/isolation.test.ts); on only when asked.
-    readCache: { bytes: (e.AUDIT_READ_CACHE_MB ?? 0) * 1024 * 1024 },
+    // On by default in embedded mode (this process is the engine's only writer); off with a server,
+    // where other instances may write and erase the same tenants (src/query/tail.ts).
+    readCache: { bytes: (e.AUDIT_READ_CACHE_MB ?? (e.CLICKHOUSE_URL ? 0 : 64)) * 1024 * 1024 },
     ingest: {
       batchMaxRows: e.AUDIT_BATCH_MAX_ROWS,
       batchMaxWaitMs: e.AUDIT_BATCH_MAX_WAIT_MS,

@@ -118,6 +118,12 @@ export class BatchWriter {
   readonly tail: TailCache | undefined;
   private readonly listeners: StoredRowsListener[];
   private readonly drainer: Drainer<PreparedRows>;
+  /**
+   * Pending rows an insert has been sent for: judged new by the de-duplication, so none repeats
+   * a stored event, even when the store already shows it (the table's part is visible before the
+   * insert returns: its views are still being filled). Reads keep these (src/query/pending-reads.ts).
+   */
+  private readonly sent = new WeakSet<EventRow>();
 
   constructor(
     private readonly store: Store,
@@ -179,6 +185,11 @@ export class BatchWriter {
   /** Whether every acknowledged, unstored event is in memory (reads can merge them instead of waiting). */
   get pendingComplete(): boolean {
     return !this.spool || this.spool.pendingEvents === this.pending.events;
+  }
+
+  /** Whether an insert was sent for this pending row (it is new: no stored event shares its id). */
+  isSent(row: EventRow): boolean {
+    return this.sent.has(row);
   }
 
   /** A tenant's acknowledged, not yet stored rows (oldest first), for reads. */
@@ -286,10 +297,12 @@ export class BatchWriter {
   /** Step two: the insert (serialized by the drainer, in the order the batches were prepared). */
   private async writeRows(p: PreparedRows): Promise<WriteResult[]> {
     await this.durability.faults?.beforeStoreWrite(p.all);
+    for (const r of p.rows) this.sent.add(r);
     if (p.rows.length > 0) for (const l of this.listeners) l.storing?.(p.rows);
     try {
       if (p.sealed) await this.opts.chain!.store(p.sealed);
       else await insertEvents(this.store, p.rows);
+      await this.durability.faults?.afterStoreWrite(p.all);
     } catch (err) {
       // Whether the rows landed is unknown, and the retry's lookup will skip those that did:
       // the read cache cannot learn of them, so it starts over from the store.

@@ -82,13 +82,15 @@ async function snapshot(writer: BatchWriter, tenant: string): Promise<PendingRow
 
 /**
  * The first `limit` candidates, without pending rows that repeat a stored event: only ids a
- * client gave (not minted here) can, and each is looked up once.
+ * client gave (not minted here) can, and each is looked up once. A row whose insert was sent
+ * cannot (the de-duplication let it through): when the store shows its id, that is this very row,
+ * landed after the stored page was read, and dropping it would lose it from this read.
  */
-async function topWithoutStored(store: Store, tenant: string, merged: Candidate[], limit: number): Promise<Candidate[]> {
+async function topWithoutStored(store: Store, writer: BatchWriter, tenant: string, merged: Candidate[], limit: number): Promise<Candidate[]> {
   const checked = new Set<string>();
   for (;;) {
     const page = merged.slice(0, limit);
-    const doubtful = page.filter((c) => c.pending && !c.pending.minted && !checked.has(c.event.id)).map((c) => c.event.id);
+    const doubtful = page.filter((c) => c.pending && !c.pending.minted && !writer.isSent(c.pending.row) && !checked.has(c.event.id)).map((c) => c.event.id);
     if (doubtful.length === 0) return page;
     for (const id of doubtful) checked.add(id);
     const stored = await storedIds(store, tenant, doubtful);
@@ -113,7 +115,7 @@ export async function readPage(store: Store, writer: BatchWriter, tenant: string
     ...pending.filter((p) => !storedIdSet.has(p.row.id)).map((p) => candidate(eventFromRow(p.row), p)),
   ].sort(newerFirst);
   // `limit` stored rows were fetched, so dropping pending duplicates still leaves an exact page.
-  return (await topWithoutStored(store, tenant, merged, limit)).map((c) => c.event);
+  return (await topWithoutStored(store, writer, tenant, merged, limit)).map((c) => c.event);
 }
 
 /** getEvent with read-your-writes: the stored event (read cache, else store), else the first pending one with that id. */

@@ -43,6 +43,16 @@ export class FaultInjector {
     if (this.storeError) throw this.storeError;
   }
 
+  /**
+   * Held after an insert returned and before the writer learns of it, while set: the stored rows
+   * are visible to reads but still pending (like an insert whose views are still being filled).
+   */
+  holdAfterStore: Promise<void> | undefined;
+
+  async afterStoreWrite(_rows: readonly EventRow[]): Promise<void> {
+    if (this.holdAfterStore) await this.holdAfterStore;
+  }
+
   async beforeSpoolAppend(): Promise<void> {
     if (this.diskLatencyMs > 0) await new Promise((r) => setTimeout(r, this.diskLatencyMs));
     if (this.diskError) throw this.diskError;
