@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { EventRow } from '../src/ingest/event.ts';
+import type { EventRow } from '../src/event/model.ts';
 import { streamParams } from '../src/integrity/canonical.ts';
 import { HashChain } from '../src/integrity/chain.ts';
 import { Checkpointer } from '../src/integrity/checkpoints.ts';

@@ -3,10 +3,10 @@
 import path from 'node:path';
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { ACTIVITY_TYPE_RE } from './event/patterns.ts';
+import type { Severity } from './event/model.ts';
 import { redactKeysFrom } from './ingest/redact.ts';
 import { loadSinksFile, SinksFileError, type SinkDefinition } from './sinks/config.ts';
-
-const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
 
 const bool = (fallback: boolean) =>
   z
@@ -30,13 +30,11 @@ const identifier = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain identifier (letters, digits, _)');
 
-// Same rule as an event's activity_type (src/ingest/event.ts), which imports this file.
-const ACTIVITY_TYPE_LABEL_RE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
 /** Comma-separated activity types; a bounded list, since each becomes a label value. */
 const activityTypeList = optionalString.transform((v, ctx) => {
   if (v === undefined) return undefined;
   const types = [...new Set(v.split(',').map((t) => t.trim()).filter(Boolean))];
-  const bad = types.filter((t) => !ACTIVITY_TYPE_LABEL_RE.test(t) || t.length > 128);
+  const bad = types.filter((t) => !ACTIVITY_TYPE_RE.test(t) || t.length > 128);
   if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `not dotted lowercase activity types: ${bad.join(', ')}` });
   if (types.length > 200) ctx.addIssue({ code: 'custom', message: `at most 200 activity types (each is a metric label value); got ${types.length}` });
   return types;
@@ -160,9 +158,6 @@ function isSchedule(v: string): boolean {
     return false;
   }
 }
-
-export type Severity = (typeof SEVERITIES)[number];
-export const severities: readonly Severity[] = SEVERITIES;
 
 export interface Config {
   port: number;

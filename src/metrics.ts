@@ -2,7 +2,7 @@
 // Label sets are bounded: severities are an enum, activity types pass through an allow-list
 // (everything else counts as "other"), and no user or resource id is ever a label.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { severities } from './config.ts';
+import { severities } from './event/model.ts';
 
 export const DEFAULT_ACTIVITY_TYPE_LABELS = [
   'user.login', 'user.logout', 'user.login_failed', 'user.created', 'user.updated', 'user.deleted',

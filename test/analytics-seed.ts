@@ -1,8 +1,8 @@
 // Deterministic audit events spread over several days and tenants, for the analytics tests:
 // every severity, both outcomes, users and resources with awkward characters, events without a
 // resource, and a few events outside any summary window.
-import { uuidv7 } from '../src/ingest/uuid.ts';
-import type { EventRow } from '../src/ingest/event.ts';
+import { uuidv7 } from '../src/event/ids.ts';
+import type { EventRow } from '../src/event/model.ts';
 
 /** Small seeded PRNG (mulberry32): the same seed gives the same events on every run. */
 export function rng(seed: number): () => number {

@@ -14,7 +14,8 @@ import {
   type BufferPolicy,
 } from '../src/client/index.ts';
 import { backoffDelay, parseRetryAfter } from '../src/client/retry.ts';
-import type { AuditEvent as ServerAuditEvent, AuditEventInput as ServerAuditEventInput } from '../src/ingest/event.ts';
+import type { AuditEvent as ServerAuditEvent } from '../src/event/model.ts';
+import type { AuditEventInput as ServerAuditEventInput } from '../src/event/input.ts';
 import { startFront, startService, type RunningService } from './running-service.ts';
 
 let svc: RunningService;

@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRealIsoDate, ISO_INSTANT_RE } from '../src/ingest/event.ts';
+import { isRealIsoDate, ISO_INSTANT_RE } from '../src/event/patterns.ts';
 import { atPointer, prng, SchemaGen, type Schema } from './contract-gen.ts';
 import { createTestService, type TestService } from './helpers.ts';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EventRow } from '../src/ingest/event.ts';
+import type { EventRow } from '../src/event/model.ts';
 import { FaultInjector } from '../src/spool/faults.ts';
 import { Spool } from '../src/spool/spool.ts';
 import { createTestService, event, testDataDir, type TestService } from './helpers.ts';

@@ -3,8 +3,8 @@
 // and ids the service mints skip the lookup without letting a duplicate in.
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventRow } from '../src/ingest/event.ts';
-import { uuidv7 } from '../src/ingest/uuid.ts';
+import type { EventRow } from '../src/event/model.ts';
+import { uuidv7 } from '../src/event/ids.ts';
 import { existingKeys, insertEvents, listEvents, queryPage, type ActivityFilters, type Cursor } from '../src/store/activities.ts';
 import { createTestService, event, type TestService } from './helpers.ts';
 

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { insertEvents } from '../src/store/activities.ts';
-import type { EventRow } from '../src/ingest/event.ts';
-import { uuidv7 } from '../src/ingest/uuid.ts';
+import type { EventRow } from '../src/event/model.ts';
+import { uuidv7 } from '../src/event/ids.ts';
 import { alertSql, panelIntervalMs, panelSql, type TimeRange, type VariableValue } from './grafana-interpolate.ts';
 import { createTestService, type TestService } from './helpers.ts';
 import { seedEvents } from './analytics-seed.ts';
@@ -260,7 +260,7 @@ describe('the tenant variable, whatever tenant ids are stored', () => {
     await insertEvents(t.services.store, hostile.map((tenant) => ({
       ...base, id: uuidv7(now - 3_600_000), tenant_id: tenant, timestamp: now - 3_600_000, activity_type: 'user.login', severity: 'LOW', action: 'login', outcome: 'success', user_id: 'legacy',
     })));
-    const { TENANT_ID_RE } = await import('../src/ingest/event.ts');
+    const { TENANT_ID_RE } = await import('../src/event/patterns.ts');
     for (const { file, json: d } of dashboards) {
       const tenantVar = (d.templating.list as Json[]).find((v) => v.name === 'tenant');
       if (!tenantVar) continue;

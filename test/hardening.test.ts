@@ -1,7 +1,7 @@
 // Findings of the first acceptance run, each pinned by a test: inputs that used to poison shared
 // batches, wedge exports or slip past validation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventRow } from '../src/ingest/event.ts';
+import type { EventRow } from '../src/event/model.ts';
 import { createTestService, event, type TestService } from './helpers.ts';
 
 let t: TestService;

@@ -1,8 +1,9 @@
 // Right to be forgotten on live rows: POST /api/v1/audit/erasure, against the real engine.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERASED, erasureMark, policyOf, streamParams, type ChainEvent } from '../src/integrity/canonical.ts';
+import { ERASED, erasureMark, policyOf, streamParams } from '../src/integrity/canonical.ts';
 import { verifyChains } from '../src/integrity/verify.ts';
 import { createTestService, event, type TestService } from './helpers.ts';
+import type { EventRow } from '../src/event/model.ts';
 
 let t: TestService;
 let admin: string;
@@ -164,7 +165,7 @@ describe('POST /api/v1/audit/erasure', () => {
     await store.command(`ALTER TABLE ${table} UPDATE user_id = {b:String}, erasure = '' WHERE id = {id:UUID} SETTINGS mutations_sync = 2`, { id: bob[0]!.id, b: BOB.id });
     expect((await verifyChains(store, t.services.integrity.keys, { tenant: 'acme' })).ok).toBe(true);
     // A valid mark (made with the key) naming an erasure that was never recorded as an event.
-    const row = await store.query<ChainEvent & { stream: string }>(
+    const row = await store.query<EventRow & { stream: string }>(
       `SELECT toString(id) AS id, tenant_id, resource_type, resource_id, user_id, ip_address, user_agent, details, toString(stream) AS stream
        FROM ${table} WHERE erasure != '' LIMIT 1`);
     const policy = policyOf(streamParams(t.services.integrity.keys.mac.id, t.services.config.integrity.piiDetailKeys, t.services.config.integrity.piiResourceTypes));

@@ -1,8 +1,8 @@
 // Shared pieces of the integrity tests: services on a given database (to restart onto the same
 // data), direct writers with their own chain and instance id, and reading chain columns back.
 import { loadConfig } from '../src/config.ts';
-import type { EventRow } from '../src/ingest/event.ts';
-import { uuidv7 } from '../src/ingest/uuid.ts';
+import type { EventRow } from '../src/event/model.ts';
+import { uuidv7 } from '../src/event/ids.ts';
 import { BatchWriter } from '../src/ingest/writer.ts';
 import { streamParams } from '../src/integrity/canonical.ts';
 import { HashChain } from '../src/integrity/chain.ts';

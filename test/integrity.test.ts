@@ -5,7 +5,7 @@ import path from 'node:path';
 import { CompactSign, exportJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/index.ts';
-import { CANON_VERSION, canonicalEvent, maskDetails, sealEvent, streamParams, policyOf, type ChainEvent } from '../src/integrity/canonical.ts';
+import { CANON_VERSION, canonicalEvent, maskDetails, sealEvent, streamParams, policyOf } from '../src/integrity/canonical.ts';
 import { CHECKPOINT_TYP } from '../src/integrity/checkpoints.ts';
 import { deleteWithCuts } from '../src/integrity/cuts.ts';
 import { loadIntegrityKeys, macKeys } from '../src/integrity/keys.ts';
@@ -13,6 +13,7 @@ import { verifyChains, parseSince, type VerifyReport } from '../src/integrity/ve
 import { createTestService, event, testDataDir, type TestService } from './helpers.ts';
 import { FaultInjector } from '../src/spool/faults.ts';
 import { chainRows, directWriter, row, startOn } from './integrity-helpers.ts';
+import type { EventRow } from '../src/event/model.ts';
 
 let t: TestService;
 let admin: string;
@@ -71,7 +72,7 @@ describe('hash chains', () => {
     const keys = macKeys(Buffer.alloc(32, 7));
     // Version 1 (streams written before the compact form): still verified, so pinned too.
     const policy = policyOf(streamParams(keys.id, ['email'], ['user'], CANON_VERSION));
-    const e: ChainEvent = {
+    const e: EventRow = {
       id: '0192F0C1-6C2E-7CC0-8A1E-3F5B1D2C4E5F', tenant_id: 'acme', timestamp: 1767225600123, received_at: 1767225600456,
       activity_type: 'user.updated', severity: 'HIGH', action: 'update', outcome: 'success', resource_type: 'user',
       resource_id: 'bob', user_id: 'alice', ip_address: '10.0.0.1', user_agent: 'ua/1', request_id: 'r1',

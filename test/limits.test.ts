@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { MAX_REQUEST_BYTES } from '../src/ingest/event.ts';
+import { MAX_REQUEST_BYTES } from '../src/event/limits.ts';
 import { SERVER_TIMEOUTS, serve } from '../src/server.ts';
 import { createTestService, event, testDataDir, TEST_SECRET, type TestService } from './helpers.ts';
 import { mintToken } from '../src/auth/jwt.ts';

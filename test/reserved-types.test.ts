@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventRow } from '../src/ingest/event.ts';
+import type { EventRow } from '../src/event/model.ts';
 import { Spool } from '../src/spool/spool.ts';
 import { createTestService, event, testDataDir, type TestService } from './helpers.ts';
 import { attrs, decodeResponse, toProtobuf } from './otlp-helpers.ts';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uuidv7 } from '../src/ingest/uuid.ts';
+import { uuidv7 } from '../src/event/ids.ts';
 import { HttpReceiver, SyslogReceiver, eventually } from './sink-receivers.ts';
 import { startService, type RunningService } from './running-service.ts';
 

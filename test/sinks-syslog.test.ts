@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import type { AuditEvent } from '../src/ingest/event.ts';
+import type { AuditEvent } from '../src/event/model.ts';
 import { SyslogTransport } from '../src/sinks/syslog-transport.ts';
 import { DeliveryError } from '../src/sinks/transport.ts';
 import { SyslogReceiver, eventually } from './sink-receivers.ts';

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import type { AuditEvent } from '../src/ingest/event.ts';
+import type { AuditEvent } from '../src/event/model.ts';
 import { toOcsf } from '../src/sinks/ocsf.ts';
 import { cefValue, octetFrame, toCef, toSyslog5424 } from '../src/sinks/syslog-format.ts';
 import { hecUrl, httpBody, parseRetryAfter } from '../src/sinks/transport.ts';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EventRow } from '../src/ingest/event.ts';
+import type { EventRow } from '../src/event/model.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { SpoolLockedError, SpoolUnavailableError } from '../src/spool/errors.ts';
 import { FaultInjector } from '../src/spool/faults.ts';

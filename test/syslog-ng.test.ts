@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { uuidv7 } from '../src/ingest/uuid.ts';
+import { uuidv7 } from '../src/event/ids.ts';
 import { eventually } from './sink-receivers.ts';
 import { startService, type RunningService } from './running-service.ts';
 

@@ -5,7 +5,7 @@
 // nothing is stored: no event, no access record.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../src/auth/jwt.ts';
-import { TENANT_ID_MAX, TENANT_ID_RE } from '../src/ingest/event.ts';
+import { TENANT_ID_MAX, TENANT_ID_RE } from '../src/event/patterns.ts';
 import { main as cli } from '../src/index.ts';
 import { apiEndpoints } from './endpoints.ts';
 import { createTestService, event, TEST_SECRET, type TestService } from './helpers.ts';

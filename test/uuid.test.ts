@@ -1,6 +1,6 @@
 // Minted ids are RFC 9562 UUIDv7 of the given time, random in the rest, never repeated.
 import { describe, expect, it } from 'vitest';
-import { uuidv7 } from '../src/ingest/uuid.ts';
+import { uuidv7 } from '../src/event/ids.ts';
 
 describe('uuidv7', () => {
   it('carries the millisecond time, version 7 and the RFC variant, and never repeats', () => {

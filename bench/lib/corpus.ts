@@ -13,13 +13,14 @@
 //   delivered late by up to 3 days (retries, offline clients);
 // - ids: UUIDv7 of the event time (what the service generates); request ids random per event.
 import crypto from 'node:crypto';
+import type { AuditEvent, Severity } from '../../src/event/model.ts';
 
 export interface ActivityTypeSpec {
   type: string;
   action: string;
   resource: string;
   weight: number;
-  severity: 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
+  severity: Severity;
   /** Probability of outcome=failure. */
   failure: number;
   /** {user}, {resource} and {ip} are replaced. */
@@ -142,23 +143,7 @@ function detailsFor(kind: ActivityTypeSpec['details'], rand: () => number, resou
 }
 
 /** An event as a service posts it: every field set, so the stored row is fully determined. */
-export interface WireEvent {
-  id: string;
-  timestamp: string;
-  activity_type: string;
-  severity: string;
-  action: string;
-  description: string;
-  outcome: string;
-  user_id: string;
-  tenant_id: string;
-  resource_type: string;
-  resource_id: string;
-  ip_address: string;
-  user_agent: string;
-  request_id: string;
-  details: Record<string, unknown>;
-}
+export type WireEvent = Omit<AuditEvent, 'received_at'>;
 
 export function generateEvents(count: number, seed: number, nowMs = Date.now(), shape: 'live' | 'history' = 'live'): WireEvent[] {
   const rand = prng(seed);

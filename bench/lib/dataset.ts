@@ -2,7 +2,7 @@
 // INSERT ... SELECT FROM numbers(). Every random choice is a hash of the row number, so rows
 // [0, 1M) are the same whether generated alone or as the first part of 10M, and growing a data
 // set from 1M to 10M only inserts rows [1M, 10M). Distributions match the JS generator.
-import { EVENT_COLUMNS } from '../../src/ingest/event.ts';
+import { EVENT_COLUMNS } from '../../src/event/model.ts';
 import type { Store } from '../../src/store/client.ts';
 import { ACTIVITY_TYPES, RESOURCES_PER_TENANT, SEVERITY_ESCALATION, SPAN_DAYS, TENANTS, TYPE_CUMULATIVE, USER_AGENTS } from './corpus.ts';
 

@@ -1,7 +1,8 @@
 // Engine side of section 1: the baseline. The same events the HTTP run posts, inserted straight
 // into the same engine (same schema, same version) with @clickhouse/client, as a program that
 // skips the service would do it: JSONCompactEachRow, sequential inserts of `batch` rows.
-import { EVENT_COLUMNS, rowValues, type EventRow } from '../../src/ingest/event.ts';
+import { rowValues } from '../../src/store/event-rows.ts';
+import { EVENT_COLUMNS, type EventRow } from '../../src/event/model.ts';
 import type { EngineOp } from '../lib/engine-worker.ts';
 import { generateEvents, type WireEvent } from '../lib/corpus.ts';
 

@@ -1,6 +1,6 @@
 // GET /api/v1/audit/summary: aggregates over the last N days, bound to the caller's tenant.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { TenantIdSchema } from '../ingest/event.ts';
+import { TenantIdSchema } from '../event/patterns.ts';
 import { readTenant, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { problemResponses } from '../openapi.ts';

@@ -15,7 +15,7 @@
 // it before sending the insert) to stored(): an insert in flight when the load starts, or begun
 // while it runs, bumps the tenant's version or holds its in-flight count above zero. Same scope as the read cache
 // (src/query/tail.ts): only this process's inserts are seen (AUDIT_READ_CACHE_MB).
-import type { EventRow } from '../ingest/event.ts';
+import type { EventRow } from '../event/model.ts';
 import type { Store } from '../store/client.ts';
 import {
   assembleSummary, byteOrder, countOrder, MAX_ACTIVITY_TYPES, summaryRowsFromViews, summaryWindow,

@@ -3,7 +3,7 @@
 // The SQL returns small grouped row sets; assembleSummary() turns them into the response, so the
 // raw-rows oracle (reference.ts) shares every line of shaping and differs only in its SQL.
 import { z } from '@hono/zod-openapi';
-import { severities, type Severity } from '../config.ts';
+import { severities, type Severity } from '../event/model.ts';
 import type { QueryParams, Store } from '../store/client.ts';
 import { VIEWS } from './views.ts';
 

@@ -1,6 +1,6 @@
 // SQL access to the archive catalog (audit_archives), the deletion key staging table
 // (audit_archive_keys), and the row shape archives carry. Every value is bound.
-import { toChTime } from '../ingest/event.ts';
+import { toChTime } from '../event/model.ts';
 import type { Store } from '../store/client.ts';
 import type { ArchiveColumn, ArchiveManifestBody } from './format.ts';
 import type { ArchiveRow } from './reader.ts';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config.ts';
 import { ApiError, unauthorized } from '../errors.ts';
-import { tenantIdProblem } from '../ingest/event.ts';
+import { tenantIdProblem } from '../event/patterns.ts';
 import type { Principal } from './principal.ts';
 
 /** Real tokens are well under 2 KiB; anything larger is refused before any parsing or crypto. */
@@ -155,7 +155,7 @@ export function claimProblem(name: 'sub' | 'tenant_id', value: unknown, max: num
   if (!value.isWellFormed() || /[\u0000-\u001F\u007F\u202A-\u202E\u2066-\u2069]/.test(value)) {
     return `The bearer token's "${name}" claim holds control characters or malformed Unicode.`;
   }
-  // A tenant id follows the one rule of every path (src/ingest/event.ts): a token for "x'y" would
+  // A tenant id follows the one rule of every path (src/event/patterns.ts): a token for "x'y" would
   // otherwise store events no query parameter, erasure or dashboard can name.
   const tenantProblem = name === 'tenant_id' ? tenantIdProblem(value) : undefined;
   if (tenantProblem) return `The bearer token's "tenant_id" claim ${tenantProblem}.`;

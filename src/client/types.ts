@@ -1,9 +1,10 @@
-// The wire format as a client sees it. Written out by hand because the client carries no
-// dependencies (no zod); test/client-types.test.ts checks these types against the server's zod
-// schemas at compile time, so they cannot drift apart silently.
+// The wire format as a client sees it. The stored event, its severities and outcomes are the
+// server's own types (src/event/model.ts), imported as types only: the built client runs without
+// zod or any server module. The input shape is written out by hand for its client-side defaults;
+// test/client-buffer.test.ts checks it against the server's zod schema at compile time.
+import type { AuditEvent, Outcome, Severity } from '../event/model.ts';
 
-export type Severity = 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
-export type Outcome = 'success' | 'failure';
+export type { AuditEvent, Outcome, Severity };
 
 /** An event to post. Only `activity_type` and `action` are required. */
 export interface AuditEventInput {
@@ -32,26 +33,6 @@ export interface AuditEventInput {
   request_id?: string;
   /** Free-form JSON object; sensitive keys are redacted by the server before storage. */
   details?: Record<string, unknown>;
-}
-
-/** A stored event, as the query API returns it. */
-export interface AuditEvent {
-  id: string;
-  timestamp: string;
-  received_at: string;
-  activity_type: string;
-  severity: Severity;
-  action: string;
-  description: string;
-  outcome: Outcome;
-  user_id: string;
-  tenant_id: string;
-  resource_type: string;
-  resource_id: string;
-  ip_address: string;
-  user_agent: string;
-  request_id: string;
-  details: Record<string, unknown>;
 }
 
 /** Filters of GET /api/v1/audit/activities (and the export endpoint). */

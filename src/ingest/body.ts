@@ -1,7 +1,7 @@
 // Reading and shaping an ingest body: one JSON object, a JSON array, or NDJSON.
 // The byte limit is enforced while streaming, so a huge body is cut off, never buffered whole.
 import { ApiError, type FieldError } from '../errors.ts';
-import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES } from './event.ts';
+import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES } from '../event/limits.ts';
 
 export type BodyFormat = 'json' | 'ndjson';
 

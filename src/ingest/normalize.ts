@@ -8,9 +8,11 @@
 import type { z } from '@hono/zod-openapi';
 import { ApiError, type FieldError } from '../errors.ts';
 import { hasScope, type Principal } from '../auth/principal.ts';
-import { AuditEventInput, MAX_FUTURE_MS, ServiceEventInput, MIN_TIMESTAMP_MS, type EventRow } from './event.ts';
+import { AuditEventInput, ServiceEventInput } from '../event/input.ts';
+import { MAX_FUTURE_MS, MIN_TIMESTAMP_MS } from '../event/limits.ts';
+import type { EventRow } from '../event/model.ts';
 import type { Redactor } from './redact.ts';
-import { uuidv7 } from './uuid.ts';
+import { uuidv7 } from '../event/ids.ts';
 
 export interface RequestContext {
   principal: Principal;

@@ -3,10 +3,10 @@
 // key (`"password":"x"` in embedded JSON, `password: x` in prose, `?auth=x` in URLs) is replaced
 // too; and values that look like credentials (JWTs, bearer/basic credentials, well-known API key
 // formats, PEM and PGP private keys, passwords in URLs) or card numbers are replaced wherever
-// they sit (src/ingest/credentials.ts holds those shapes).
-import { REDACTED, scrubCards, scrubTokens } from './credentials.ts';
+// they sit (src/event/credentials.ts holds those shapes).
+import { REDACTED, scrubCards, scrubTokens } from '../event/credentials.ts';
 
-export { REDACTED, luhnValid } from './credentials.ts';
+export { REDACTED, luhnValid } from '../event/credentials.ts';
 
 export const DEFAULT_REDACT_KEYS = [
   'password', 'passwd', 'passphrase', 'pass', 'pwd', 'secret', 'token', 'jwt', 'bearer', 'auth',

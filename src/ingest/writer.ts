@@ -24,7 +24,7 @@ import { eventKey, existingKeys, insertEvents } from '../store/activities.ts';
 import type { Store } from '../store/client.ts';
 import { InsertError } from '../store/errors.ts';
 import type { TailCache } from '../query/tail.ts';
-import type { EventRow } from './event.ts';
+import type { EventRow } from '../event/model.ts';
 
 export type { WriteResult };
 

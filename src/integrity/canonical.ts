@@ -6,6 +6,7 @@
 // only strings, safe integers and null as values, so JSON.stringify of an object literal written
 // in sorted key order *is* its JCS serialization. Times are epoch milliseconds.
 import crypto, { type KeyObject } from 'node:crypto';
+import type { EventRow } from '../event/model.ts';
 import type { MacKeys } from './keys.ts';
 
 /** The first canonical form: full 32-byte links, prev_hash and pii_mac stored in every row. */
@@ -22,25 +23,8 @@ export const COMPACT_HEX = 16;
 /** What erased personal values are replaced with, in columns and in details. */
 export const ERASED = '[ERASED]';
 
-/** The fields of a stored event that the chain covers (times in epoch ms, details as stored JSON text). */
-export interface ChainEvent {
-  id: string;
-  tenant_id: string;
-  timestamp: number;
-  received_at: number;
-  activity_type: string;
-  severity: string;
-  action: string;
-  outcome: string;
-  resource_type: string;
-  resource_id: string;
-  user_id: string;
-  ip_address: string;
-  user_agent: string;
-  request_id: string;
-  description: string;
-  details: string;
-}
+// The chain covers every field of a stored event: an EventRow (src/event/model.ts), times in epoch
+// ms, details as the stored JSON text.
 
 /** Which values are personal data. Fixed per stream (recorded with it), so old rows stay verifiable after a config change. */
 export interface PiiPolicy {
@@ -160,7 +144,7 @@ const linkOf = (policy: PiiPolicy, key: KeyObject, text: string) => {
 };
 
 /** The personal values' MAC text (keys sorted). */
-function personalText(e: ChainEvent, personalResource: boolean, personal: PersonalValue[]): string {
+function personalText(e: EventRow, personalResource: boolean, personal: PersonalValue[]): string {
   return JSON.stringify({
     details: personal,
     ip_address: e.ip_address,
@@ -185,19 +169,19 @@ export interface Sealed {
  * The chain hash and personal MAC of one event at one position. The hash covers every field
  * except the personal ones, which it covers only through pii_mac.
  */
-export function sealEvent(keys: MacKeys, policy: PiiPolicy, e: ChainEvent, chainLink: Link, details?: MaskedDetails): Sealed {
+export function sealEvent(keys: MacKeys, policy: PiiPolicy, e: EventRow, chainLink: Link, details?: MaskedDetails): Sealed {
   const d = details ?? maskDetails(e.details, policy);
   const pii_mac = hmac(keys.pii, personalText(e, policy.resourceTypes.has(e.resource_type), d.personal));
   return { pii_mac, hash: linkOf(policy, keys.chain, canonicalEvent(policy, e, chainLink, pii_mac, d.masked)) };
 }
 
 /** The chain hash of a stored row, over its stored pii_mac (which personal edits or erasure do not touch). */
-export function chainHash(keys: MacKeys, policy: PiiPolicy, e: ChainEvent, link: Link, pii_mac: string, details: MaskedDetails): string {
+export function chainHash(keys: MacKeys, policy: PiiPolicy, e: EventRow, link: Link, pii_mac: string, details: MaskedDetails): string {
   return linkOf(policy, keys.chain, canonicalEvent(policy, e, link, pii_mac, details.masked));
 }
 
 /** The canonical text the chain hash is computed over (README: Integrity and erasure). */
-export function canonicalEvent(policy: PiiPolicy, e: ChainEvent, link: Link, pii_mac: string, maskedDetails: string): string {
+export function canonicalEvent(policy: PiiPolicy, e: EventRow, link: Link, pii_mac: string, maskedDetails: string): string {
   const personalResource = policy.resourceTypes.has(e.resource_type);
   return JSON.stringify({
     action: e.action,
@@ -222,7 +206,7 @@ export function canonicalEvent(policy: PiiPolicy, e: ChainEvent, link: Link, pii
 }
 
 /** Only the personal MAC (the verifier checks it apart from the chain hash to name what was edited). */
-export function personalMac(keys: MacKeys, policy: PiiPolicy, e: ChainEvent, details: MaskedDetails): string {
+export function personalMac(keys: MacKeys, policy: PiiPolicy, e: EventRow, details: MaskedDetails): string {
   return hmac(keys.pii, personalText(e, policy.resourceTypes.has(e.resource_type), details.personal));
 }
 
@@ -253,7 +237,7 @@ export function cutMac(keys: MacKeys, c: CutRecord): string {
  * The `erasure` column of an erased row: the erasure event's id and a MAC over the row's personal
  * fields as they are after erasure, so an erased row cannot be edited (or marked) by anyone else.
  */
-export function erasureMark(keys: MacKeys, policy: PiiPolicy, e: ChainEvent, erasureId: string, details?: MaskedDetails): string {
+export function erasureMark(keys: MacKeys, policy: PiiPolicy, e: EventRow, erasureId: string, details?: MaskedDetails): string {
   const d = details ?? maskDetails(e.details, policy);
   const text = JSON.stringify({
     erasure: erasureId,

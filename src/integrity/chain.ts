@@ -9,8 +9,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EventRow } from '../ingest/event.ts';
-import { EVENT_COLUMNS, rowValues, toChTime } from '../ingest/event.ts';
+import type { EventRow } from '../event/model.ts';
+import { rowValues } from '../store/event-rows.ts';
+import { EVENT_COLUMNS, toChTime } from '../event/model.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/client.ts';
 import { TABLE } from '../store/activities.ts';

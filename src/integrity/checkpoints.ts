@@ -3,7 +3,7 @@
 // seals the stream. A checkpoint pins (seq, hash): rewriting history before it, or cutting the
 // chain's tail off behind it, no longer verifies.
 import { CompactSign, compactVerify, decodeProtectedHeader, errors as joseErrors } from 'jose';
-import { toChTime } from '../ingest/event.ts';
+import { toChTime } from '../event/model.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/client.ts';
 import type { HashChain, StreamHead } from './chain.ts';

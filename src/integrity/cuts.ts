@@ -9,8 +9,8 @@
 // Storage: one cut per run of deleted links, at most one per remaining link plus one per chain.
 import type { Store, QueryParams } from '../store/client.ts';
 import { TABLE } from '../store/activities.ts';
-import { toChTime } from '../ingest/event.ts';
-import { uuidv7 } from '../ingest/uuid.ts';
+import { toChTime } from '../event/model.ts';
+import { uuidv7 } from '../event/ids.ts';
 import { cutMac, type CutRecord } from './canonical.ts';
 import type { MacKeys } from './keys.ts';
 

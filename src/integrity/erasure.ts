@@ -16,13 +16,13 @@
 // The new values come from a temporary Join table, not from literals: ClickHouse keeps the text of
 // every mutation (system.mutations, mutation_*.txt), which must not become a copy of anybody's data.
 import crypto from 'node:crypto';
-import type { EventRow } from '../ingest/event.ts';
-import { uuidv7 } from '../ingest/uuid.ts';
+import type { EventRow } from '../event/model.ts';
+import { uuidv7 } from '../event/ids.ts';
 import type { BatchWriter } from '../ingest/writer.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/client.ts';
 import { TABLE } from '../store/activities.ts';
-import { ERASED, policyOf, streamParams, subjectRef, type ChainEvent, type PiiPolicy, type StreamParams } from './canonical.ts';
+import { ERASED, policyOf, streamParams, subjectRef, type PiiPolicy, type StreamParams } from './canonical.ts';
 import { findInArchives, rewriteArchives, withArchiveLock, type ArchiveErasureDeps } from './archive-erasure.ts';
 import type { IntegrityKeys } from './keys.ts';
 import { planRowErasure } from './subject.ts';
@@ -61,7 +61,7 @@ export interface ErasureResult {
   restored_rows_erased: number;
 }
 
-interface Candidate extends Pick<ChainEvent, 'id' | 'tenant_id' | 'user_id' | 'ip_address' | 'user_agent' | 'resource_type' | 'resource_id' | 'details'> {
+interface Candidate extends Pick<EventRow, 'id' | 'tenant_id' | 'user_id' | 'ip_address' | 'user_agent' | 'resource_type' | 'resource_id' | 'details'> {
   stream: string;
   pii_mac: string;
 }

@@ -1,8 +1,9 @@
 // The rows of the verification walk: one TabSeparated line per record (event, retention cut or
 // checkpoint), in a fixed column layout shared by the walk and the classification of breaks.
-import type { ChainEvent, PiiPolicy } from './canonical.ts';
+import type { PiiPolicy } from './canonical.ts';
 import type { CompactDiagnosis } from './classify.ts';
 import type { ChainBreak } from './verify.ts';
+import type { EventRow } from '../event/model.ts';
 
 // Positions in the walk's rows (TabSeparated: ClickHouse writes it ~2.5x faster than JSON, and
 // splitting on tabs is cheaper than JSON.parse).
@@ -12,7 +13,8 @@ export const K = 0, TENANT = 1, STREAM = 2, SEQ = 3, PREV = 4, HASH = 5, MAC = 6
 export type Rec = [number, string, string, number, string, string, string, string, string, number, number, string, string, string,
   string, string, string, string, string, string, string, string, string, number];
 export const CUT = 0, ROW = 1, CHECKPOINT = 2;
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Ids as the walk reads them back (toString(UUID): lowercase). */
+export { CANONICAL_UUID_RE as UUID_RE } from '../event/patterns.ts';
 
 /** The walk's sort spills to disk past this, so memory stays bounded however large the table is. */
 export const SORT_SPILL_BYTES = 128 * 1024 * 1024;
@@ -33,7 +35,7 @@ export function parseRecord(line: string): Rec {
   return f as Rec;
 }
 
-export function toEvent(r: Rec): ChainEvent {
+export function toEvent(r: Rec): EventRow {
   return {
     id: r[ID], tenant_id: r[TENANT], timestamp: r[TS], received_at: r[RECV], activity_type: r[ATYPE], severity: r[SEV],
     action: r[ACTION], outcome: r[OUTCOME], resource_type: r[RTYPE], resource_id: r[RID], user_id: r[USER],

@@ -2,11 +2,11 @@
 // to be forgotten). Both audit:admin, both bound to the admin's tenant unless tenant_id names another.
 import fs from 'node:fs';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { TenantIdSchema } from '../ingest/event.ts';
+import { TenantIdSchema } from '../event/patterns.ts';
 import { readTenant, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError, badRequest } from '../errors.ts';
-import { ISO_INSTANT_SOURCE } from '../ingest/event.ts';
+import { ISO_INSTANT_SOURCE } from '../event/patterns.ts';
 import { clientIp } from '../ingest/routes.ts';
 import { problemResponses } from '../openapi.ts';
 import { ERASED } from './canonical.ts';

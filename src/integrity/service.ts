@@ -1,7 +1,8 @@
 // Wires the integrity capability for one service process: keys, this process's hash-chain
 // stream, and the checkpointer that signs its heads on an interval and seals it at shutdown.
-import type { Config, Severity } from '../config.ts';
-import type { EventRow } from '../ingest/event.ts';
+import type { Config } from '../config.ts';
+import type { Severity } from '../event/model.ts';
+import type { EventRow } from '../event/model.ts';
 import { TTL_CUT_HORIZON_MS } from './cuts.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/client.ts';

@@ -1,7 +1,8 @@
 // What erasing a data subject does to one stored row, live or archived: one decision, so the
 // table and the archives are erased alike.
-import { CANON_COMPACT, ERASED, eraseDetails, erasureMark, maskDetails, personalMac, type ChainEvent, type PiiPolicy } from './canonical.ts';
+import { CANON_COMPACT, ERASED, eraseDetails, erasureMark, maskDetails, personalMac, type PiiPolicy } from './canonical.ts';
 import type { MacKeys } from './keys.ts';
+import type { EventRow } from '../event/model.ts';
 
 /** What erasing the subject does to one row (live or archived), or undefined when it does not concern them. */
 export interface RowErasure {
@@ -9,7 +10,7 @@ export interface RowErasure {
   actor: boolean;
   resource: boolean;
   /** The personal fields after erasure. */
-  after: Pick<ChainEvent, 'user_id' | 'ip_address' | 'user_agent' | 'resource_id' | 'details'>;
+  after: Pick<EventRow, 'user_id' | 'ip_address' | 'user_agent' | 'resource_id' | 'details'>;
   /** The row's new `erasure` column. */
   mark: string;
   /**
@@ -26,7 +27,7 @@ export interface RowErasure {
  */
 export function planRowErasure(
   mac: MacKeys, policy: PiiPolicy,
-  row: Pick<ChainEvent, 'id' | 'tenant_id' | 'user_id' | 'ip_address' | 'user_agent' | 'resource_type' | 'resource_id' | 'details'> & { pii_mac?: string },
+  row: Pick<EventRow, 'id' | 'tenant_id' | 'user_id' | 'ip_address' | 'user_agent' | 'resource_type' | 'resource_id' | 'details'> & { pii_mac?: string },
   x: string, erasureId: string,
 ): RowErasure | undefined {
   const actor = row.user_id === x;
@@ -40,8 +41,8 @@ export function planRowErasure(
     resource_id: resource ? ERASED : row.resource_id,
     details: details ?? row.details,
   };
-  const mark = erasureMark(mac, policy, { ...(row as ChainEvent), ...after }, erasureId);
-  const pii_mac = policy.version >= CANON_COMPACT && !row.pii_mac ? personalMac(mac, policy, row as ChainEvent, maskDetails(row.details, policy)) : '';
+  const mark = erasureMark(mac, policy, { ...(row as EventRow), ...after }, erasureId);
+  const pii_mac = policy.version >= CANON_COMPACT && !row.pii_mac ? personalMac(mac, policy, row as EventRow, maskDetails(row.details, policy)) : '';
   return { role: actor ? 'actor' : resource ? 'resource' : 'mention', actor, resource, after, mark, pii_mac };
 }
 

@@ -9,7 +9,7 @@
 // Records with no time at all (neither timeUnixNano nor observedTimeUnixNano) are left without
 // an id: two such records with equal content may be two real events, never one retried.
 import crypto from 'node:crypto';
-import type { Severity } from '../config.ts';
+import type { Severity } from '../event/model.ts';
 import { toObject, type JsonValue, type OtlpLogRecord, type OtlpResourceLogs, type OtlpScopeLogs } from './model.ts';
 
 /** Attributes that fill event fields (removed from details). */

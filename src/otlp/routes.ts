@@ -12,7 +12,7 @@ import { authenticate, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError, handleError } from '../errors.ts';
 import { decodeUtf8, inspectRaw, readRequestBytes } from '../ingest/body.ts';
-import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES } from '../ingest/event.ts';
+import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES } from '../event/limits.ts';
 import { rejection, validateEvents, type RejectedEvent } from '../ingest/normalize.ts';
 import { storeRows } from '../ingest/routes.ts';
 import { decodeJsonRequest } from './json.ts';

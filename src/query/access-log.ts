@@ -23,7 +23,7 @@ import { diagnosticError } from '../log-redact.ts';
 import { loggableError } from '../store/errors.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
-import type { EventRow } from '../ingest/event.ts';
+import type { EventRow } from '../event/model.ts';
 import { normalizeEvents } from '../ingest/normalize.ts';
 import { clientIp } from '../ingest/routes.ts';
 import type { Redactor } from '../ingest/redact.ts';

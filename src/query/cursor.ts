@@ -2,9 +2,8 @@
 // A page continues strictly below that key, so rows inserted meanwhile never shift a page and
 // every stored row is returned exactly once.
 import { badRequest } from '../errors.ts';
+import { CANONICAL_UUID_RE } from '../event/patterns.ts';
 import type { Cursor } from '../store/activities.ts';
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify([1, c.ts, c.id])).toString('base64url');
@@ -21,6 +20,6 @@ export function decodeCursor(s: string): Cursor {
   }
   if (!Array.isArray(v) || v.length !== 3 || v[0] !== 1) throw invalid();
   const [, ts, id] = v as [number, unknown, unknown];
-  if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0 || typeof id !== 'string' || !UUID_RE.test(id)) throw invalid();
+  if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0 || typeof id !== 'string' || !CANONICAL_UUID_RE.test(id)) throw invalid();
   return { ts, id };
 }

@@ -3,7 +3,7 @@
 // CSV quotes every field, doubles quotes, replaces stray control characters, and neutralises
 // spreadsheet formulas (OWASP "CSV injection": a leading =, +, -, @, tab, CR or LF makes Excel,
 // LibreOffice or Sheets evaluate the cell, so such a field gets a leading apostrophe).
-import type { AuditEvent } from '../ingest/event.ts';
+import type { AuditEvent } from '../event/model.ts';
 
 export type ExportFormat = 'ndjson' | 'csv';
 

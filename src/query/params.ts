@@ -3,8 +3,8 @@
 // is the contract. An empty value (`?severity=`) is refused (400) like any other bad value, on every
 // endpoint: leave a parameter out not to filter on it.
 import { z } from '@hono/zod-openapi';
-import { ISO_INSTANT_RE, TenantIdSchema } from '../ingest/event.ts';
-import { severities } from '../config.ts';
+import { ACTIVITY_TYPE_SOURCE, ISO_INSTANT_RE, TenantIdSchema } from '../event/patterns.ts';
+import { severities } from '../event/model.ts';
 import { queryInt } from '../params.ts';
 import type { ActivityFilters } from '../store/activities.ts';
 
@@ -21,7 +21,7 @@ const listOf = (item: string, max: number, message: string) =>
 
 const severityList = listOf(severities.join('|'), 200, `must be one or more of ${severities.join(', ')}, comma-separated`)
   .transform((items) => items as Array<(typeof severities)[number]>);
-const activityTypes = listOf('[a-z][a-z0-9_]*(?:\\.[a-z0-9_]+)+', 1000, 'must be one or more dotted lowercase activity types (e.g. user.login), comma-separated');
+const activityTypes = listOf(ACTIVITY_TYPE_SOURCE, 1000, 'must be one or more dotted lowercase activity types (e.g. user.login), comma-separated');
 
 // Strict: an unknown parameter (a typo like userid=) is refused, never silently unfiltered.
 export const FilterQuery = z.strictObject({

@@ -8,7 +8,7 @@
 //
 // Merged rows must sort exactly as ClickHouse sorts them: (timestamp, id) descending, where a
 // UUID compares by its second 64 bits first, then its first (ClickHouse's UInt128 layout).
-import type { AuditEvent, EventRow } from '../ingest/event.ts';
+import type { AuditEvent, EventRow } from '../event/model.ts';
 import type { BatchWriter } from '../ingest/writer.ts';
 import type { PendingRow } from '../spool/pending.ts';
 import type { Store } from '../store/client.ts';

@@ -1,7 +1,7 @@
 // The read cache as configured: off at 0 bytes (server mode's default), else a TailCache whose
 // rows are never answered near their TTL expiry when the table deletes by TTL (archiving off).
 import type { Config } from '../config.ts';
-import type { EventRow } from '../ingest/event.ts';
+import type { EventRow } from '../event/model.ts';
 import type { Store } from '../store/client.ts';
 import { TailCache } from './tail.ts';
 

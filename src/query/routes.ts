@@ -4,13 +4,12 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { readTenant, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { notFound } from '../errors.ts';
-import { AuditEvent, TenantIdSchema } from '../ingest/event.ts';
+import { AuditEvent } from '../event/model.ts';
+import { TenantIdSchema, UUID_RE } from '../event/patterns.ts';
 import { problemResponses } from '../openapi.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { readOne, readPage } from './pending-reads.ts';
 import { ListQuery, RecentQuery, toFilters } from './params.ts';
-
-const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 const EventPage = z
   .object({

@@ -3,7 +3,7 @@
 // share of the read cache's budget. Kept exact like the suffixes (src/query/tail.ts): filled only
 // with stored rows, emptied when a mutation begins, and a row near its TTL expiry is not answered.
 // Holds only hits: an id that is not stored is always looked up in the store.
-import type { AuditEvent } from '../ingest/event.ts';
+import type { AuditEvent } from '../event/model.ts';
 import { eventFromRow } from '../store/activities.ts';
 import type { CachedRow } from './tail.ts';
 

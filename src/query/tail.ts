@@ -24,7 +24,7 @@
 //
 // Memory: every held row is counted (an estimate of its JS size) against one budget shared with
 // the id map (src/query/tail-ids.ts); least recently used suffixes go first.
-import type { AuditEvent, EventRow } from '../ingest/event.ts';
+import type { AuditEvent, EventRow } from '../event/model.ts';
 import type { MutationGate } from '../store/mutation-gate.ts';
 import { eventFromRow, getRow, queryRows, type ActivityFilters, type Cursor } from '../store/activities.ts';
 import type { Store } from '../store/client.ts';

@@ -1,8 +1,8 @@
 // The SQL of expiry: which rows have outlived their severity's retention, exporting them, and
 // deleting exactly the rows of committed archives. Every value is bound; partition ids are
 // checked against /^\d{6}$/ where ClickHouse syntax wants a literal (IN PARTITION ID).
-import type { Severity } from '../config.ts';
-import { severities } from '../config.ts';
+import type { Severity } from '../event/model.ts';
+import { severities } from '../event/model.ts';
 import { KEYS_TABLE, SOURCE_TABLE, quoteIdent } from '../archive/catalog.ts';
 import { PARTITION_RE, type ArchiveColumn } from '../archive/format.ts';
 import type { QueryParams, Store } from '../store/client.ts';

@@ -23,7 +23,8 @@ import {
 import { KEYS_DIR } from '../archive/format.ts';
 import { exportPublicKey, loadPublicKeys, loadSigner, type ArchiveSigner } from '../archive/keys.ts';
 import { writeArchive, type StepHook } from '../archive/writer.ts';
-import type { Config, Severity } from '../config.ts';
+import type { Config } from '../config.ts';
+import type { Severity } from '../event/model.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/client.ts';

@@ -5,8 +5,9 @@
 // not wait for the archive: a row posted with an old timestamp would be dropped at insert, and
 // rows could expire between two job runs without ever being archived. So with archiving on, the
 // retention job is the only deleter (archive, verify, then delete) and the table has no delete TTL.
-import type { Config, Severity } from '../config.ts';
-import { severities } from '../config.ts';
+import type { Config } from '../config.ts';
+import type { Severity } from '../event/model.ts';
+import { severities } from '../event/model.ts';
 
 export interface RetentionPolicy {
   days: Record<Severity, number>;

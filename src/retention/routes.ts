@@ -2,7 +2,7 @@
 // report per partition and severity what it would archive and delete, changing nothing.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { requireScope } from '../auth/middleware.ts';
-import { severities } from '../config.ts';
+import { severities } from '../event/model.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
 import { problemResponses } from '../openapi.ts';

@@ -9,7 +9,7 @@
 // read asks for every pending stream at once, with the lowest of those bounds as a range the
 // received_at skip index can use, ordered by (tenant, stream, seq): whatever LIMIT cuts, each
 // stream's part is a prefix of its rest, so the cursor can move to the last seq read.
-import type { AuditEvent } from '../ingest/event.ts';
+import type { AuditEvent } from '../event/model.ts';
 import type { Store } from '../store/client.ts';
 import { SELECT_EVENT, TABLE as EVENTS, toAuditEvent } from '../store/activities.ts';
 

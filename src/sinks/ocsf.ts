@@ -2,7 +2,7 @@
 // chosen from the activity type (README "Sinks" has the table), the activity from its verb.
 // metadata.uid is the event id: the receiver's dedupe key for at-least-once delivery.
 import fs from 'node:fs';
-import type { AuditEvent } from '../ingest/event.ts';
+import type { AuditEvent } from '../event/model.ts';
 
 export const OCSF_VERSION = '1.3.0';
 export const PRODUCT_VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;

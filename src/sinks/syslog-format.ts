@@ -2,7 +2,7 @@
 // Common Event Format, as SIEMs parse it) or the native event as JSON, each framed by RFC 6587
 // octet counting ("<length> <message>"), so a message may hold any byte, newlines included.
 import os from 'node:os';
-import type { AuditEvent } from '../ingest/event.ts';
+import type { AuditEvent } from '../event/model.ts';
 import { isIP } from 'node:net';
 import { PRODUCT_VERSION } from './ocsf.ts';
 

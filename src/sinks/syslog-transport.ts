@@ -6,7 +6,7 @@
 // The receiver dedupes on the event id (CEF externalId, the JSON's id).
 import net from 'node:net';
 import tls from 'node:tls';
-import type { AuditEvent } from '../ingest/event.ts';
+import type { AuditEvent } from '../event/model.ts';
 import type { SinkDefinition } from './config.ts';
 import { octetFrame, toSyslog5424 } from './syslog-format.ts';
 import { DeliveryError, networkMessage, type Transport } from './transport.ts';

@@ -3,7 +3,7 @@
 // other 4xx refuses the batch for good. Syslog (syslog-transport.ts) has no answers at all.
 import http from 'node:http';
 import https from 'node:https';
-import type { AuditEvent } from '../ingest/event.ts';
+import type { AuditEvent } from '../event/model.ts';
 import type { SinkDefinition } from './config.ts';
 import { PRODUCT_VERSION, toOcsf } from './ocsf.ts';
 import os from 'node:os';

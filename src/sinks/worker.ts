@@ -5,7 +5,7 @@
 // receiver is down, so an outage is lag, never loss. A batch refused for good (4xx other than
 // 408/429) is split until the refused events are found; those are counted and logged, the rest
 // delivered.
-import type { AuditEvent } from '../ingest/event.ts';
+import type { AuditEvent } from '../event/model.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/client.ts';

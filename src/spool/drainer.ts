@@ -12,7 +12,7 @@
 //
 // Without a log (AUDIT_SPOOL_MAX_BYTES=0) the same loop inserts what callers queued, at once,
 // and answers them: stored, or refused (the caller then answers 503/4xx and nothing is kept).
-import type { EventRow } from '../ingest/event.ts';
+import type { EventRow } from '../event/model.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { isRetryable, loggableError } from '../store/errors.ts';

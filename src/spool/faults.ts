@@ -1,7 +1,7 @@
 // Test-only fault injection for the durability tests: make the store fail or slow down, make
 // the spool's disk fail, then heal. Passed in code through startServices (never configured from
 // the environment), so a production process cannot switch it on.
-import type { EventRow } from '../ingest/event.ts';
+import type { EventRow } from '../event/model.ts';
 import { InsertError } from '../store/errors.ts';
 
 export class FaultInjector {

@@ -10,7 +10,7 @@
 // The checksum covers the length and count too, so a corrupted length cannot send the reader
 // to a plausible-looking but wrong frame boundary.
 import zlib from 'node:zlib';
-import type { EventRow } from '../ingest/event.ts';
+import type { EventRow } from '../event/model.ts';
 
 export const FRAME_MAGIC = Buffer.from('AHS1', 'latin1').readUInt32LE(0);
 export const HEADER_BYTES = 16;

@@ -7,7 +7,7 @@
 // past `maxEvents` an acknowledged request stays on disk only (the drainer reads it back from
 // the log), and `complete` turns false until the drainer has passed it: reads then wait for
 // the drain instead of merging (src/query/pending-reads.ts).
-import type { EventRow } from '../ingest/event.ts';
+import type { EventRow } from '../event/model.ts';
 import type { Position } from './dir.ts';
 
 export interface WriteResult {

@@ -2,7 +2,7 @@
 // is reported with the byte range to skip: the reader resynchronizes on the next frame whose
 // magic AND checksum are valid, so one corrupted record costs that record, not the rest.
 import type { FileHandle } from 'node:fs/promises';
-import type { EventRow } from '../ingest/event.ts';
+import type { EventRow } from '../event/model.ts';
 import { FRAME_MAGIC, HEADER_BYTES, checkFrame, decodeFrame } from './frame.ts';
 
 const READ_AHEAD = 1024 * 1024;

@@ -9,7 +9,7 @@
 // few records, which the writer's (tenant, id) de-duplication stores once.
 import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { EventRow } from '../ingest/event.ts';
+import type { EventRow } from '../event/model.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { loadCursor, lockDir, saveCursor, syncDir, unlockDir, type Position } from './dir.ts';

@@ -1,6 +1,8 @@
 // SQL access to audit_activities. Every value is bound ({name:Type}); dynamic filters are an
 // array of bound conditions joined with AND; the tenant condition is always the first.
-import { EVENT_COLUMNS, MAX_FUTURE_MS, rowValues, type AuditEvent, type EventRow } from '../ingest/event.ts';
+import { rowValues } from './event-rows.ts';
+import { EVENT_COLUMNS, type AuditEvent, type EventRow } from '../event/model.ts';
+import { MAX_FUTURE_MS } from '../event/limits.ts';
 import type { QueryParams, Store } from './client.ts';
 
 export const TABLE = 'audit_activities';

@@ -1,7 +1,7 @@
 // "Activity feed": the live table of raw events (30 s refresh) with every filter an analyst
 // reaches for. A user or resource cell links back here filtered to that user or resource, so
 // "everything about X" is one click from any row on any dashboard.
-import { severities } from '../../config.ts';
+import { severities } from '../../event/model.ts';
 import { VIEWS } from '../views.ts';
 import { customVariable, dashboard, DB, layout, queryVariable, tenantVariable, sqlTarget, stat, table, textValue, textVariable, timeseries, when, whenTenant, type ColumnLink, type Json } from './kit.ts';
 

@@ -1,7 +1,7 @@
 // A small typed kit for the provisioned Grafana dashboards (dashboards as code): panels,
 // ClickHouse and Prometheus targets, variables and a row layout that cannot overlap. The JSON it
 // produces is committed under grafana/dashboards/ and a test keeps the two in step.
-import { TENANT_ID_RE } from '../../ingest/event.ts';
+import { TENANT_ID_RE } from '../../event/patterns.ts';
 
 export const CLICKHOUSE = { type: 'grafana-clickhouse-datasource', uid: 'audithouse-clickhouse' } as const;
 export const PROMETHEUS = { type: 'prometheus', uid: 'audithouse-prometheus' } as const;
@@ -263,7 +263,7 @@ const TENANT_PATTERN_SQL = (() => {
 })();
 
 /**
- * The tenant picker offers only ids of the one tenant-id charset (src/ingest/event.ts). The
+ * The tenant picker offers only ids of the one tenant-id charset (src/event/patterns.ts). The
  * ClickHouse plugin writes a multi-value variable into the SQL as '…' literals without escaping,
  * so one stored "x'y" (accepted before the charset was enforced everywhere, or inserted straight
  * into the table) would break every panel the moment it is picked, or rewrite its SQL. Such a

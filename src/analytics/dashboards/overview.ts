@@ -1,6 +1,6 @@
 // "Audit overview": what happened, how much, how badly, by whom and to what. Every chart reads
 // the analytics views (cheap at any volume); only the latest HIGH/CRITICAL table reads raw rows.
-import { severities } from '../../config.ts';
+import { severities } from '../../event/model.ts';
 import { VIEWS } from '../views.ts';
 import { barchart, customVariable, dashboard, DB, layout, tenantVariable, sqlTarget, stat, table, timeseries, when, whenTenant, type Json } from './kit.ts';
 import { resourceLink, userLink } from './feed.ts';

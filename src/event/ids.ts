@@ -1,3 +1,4 @@
+// Event ids minted by the service (events posted without one, the service's own records).
 import crypto from 'node:crypto';
 
 // Random bytes drawn in batches: one randomFillSync per 256 ids instead of a randomBytes call per

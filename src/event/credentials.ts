@@ -2,7 +2,7 @@
 // in. Shared by the redactor (replaces what it finds in free text) and by the event schema
 // (refuses an identifier field that holds one: an id cannot be half-redacted and still name
 // something). Pure functions, no configuration: the configurable part (secret key names) lives in
-// redact.ts.
+// src/ingest/redact.ts.
 export const REDACTED = '[REDACTED]';
 
 /** Credential-shaped substrings, replaced wherever they appear. */
