@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { summarizeFromRaw } from '../src/analytics/reference.ts';
 import { summarize } from '../src/analytics/summary.ts';
 import { VIEWS } from '../src/analytics/views.ts';
-import { insertEvents } from '../src/store/activities.ts';
+import { insertEvents } from '../src/store/activity-rows.ts';
 import { Store } from '../src/store/client.ts';
 import { loadMigrations, migrate } from '../src/store/migrate.ts';
 import { seedEvents } from '../test/analytics-seed.ts';

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forgetUserInViews, userDeletion, VIEWS } from '../src/analytics/views.ts';
-import { insertEvents } from '../src/store/activities.ts';
+import { insertEvents } from '../src/store/activity-rows.ts';
 import { Store } from '../src/store/client.ts';
 import { loadMigrations, migrate, renderStatements } from '../src/store/migrate.ts';
 import { seedEvents } from './analytics-seed.ts';

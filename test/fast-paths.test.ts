@@ -5,7 +5,8 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventRow } from '../src/event/model.ts';
 import { uuidv7 } from '../src/event/ids.ts';
-import { existingKeys, insertEvents, listEvents, queryPage, type ActivityFilters, type Cursor } from '../src/store/activities.ts';
+import { insertEvents } from '../src/store/activity-rows.ts';
+import { existingKeys, listEvents, queryPage, type ActivityFilters, type Cursor } from '../src/store/activities.ts';
 import { createTestService, event, type TestService } from './helpers.ts';
 
 const DAY = 86_400_000;

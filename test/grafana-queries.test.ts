@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { insertEvents } from '../src/store/activities.ts';
+import { insertEvents } from '../src/store/activity-rows.ts';
 import type { EventRow } from '../src/event/model.ts';
 import { uuidv7 } from '../src/event/ids.ts';
 import { alertSql, panelIntervalMs, panelSql, type TimeRange, type VariableValue } from './grafana-interpolate.ts';

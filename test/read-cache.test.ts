@@ -4,7 +4,8 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../src/auth/jwt.ts';
-import { insertEvents, listEvents, queryPage, type ActivityFilters, type Cursor } from '../src/store/activities.ts';
+import { insertEvents } from '../src/store/activity-rows.ts';
+import { listEvents, queryPage, type ActivityFilters, type Cursor } from '../src/store/activities.ts';
 import type { EventRow } from '../src/event/model.ts';
 import { createTestService, event, TEST_SECRET, type TestService } from './helpers.ts';
 

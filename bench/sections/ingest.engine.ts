@@ -1,7 +1,7 @@
 // Engine side of section 1: the baseline. The same events the HTTP run posts, inserted straight
 // into the same engine (same schema, same version) with @clickhouse/client, as a program that
 // skips the service would do it: JSONCompactEachRow, sequential inserts of `batch` rows.
-import { rowValues } from '../../src/store/event-rows.ts';
+import { ACTIVITIES_TABLE, rowValues } from '../../src/store/activity-rows.ts';
 import { EVENT_COLUMNS, type EventRow } from '../../src/event/model.ts';
 import type { EngineOp } from '../lib/engine-worker.ts';
 import { generateEvents, type WireEvent } from '../lib/corpus.ts';
@@ -38,7 +38,7 @@ export const ingestOps: Record<string, EngineOp> = {
     const t = performance.now();
     for (let i = 0; i < values.length; i += batch) {
       await store.client.insert({
-        table: store.table('audit_activities'),
+        table: store.table(ACTIVITIES_TABLE),
         columns: [...EVENT_COLUMNS],
         values: values.slice(i, i + batch),
         format: 'JSONCompactEachRow',

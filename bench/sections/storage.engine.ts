@@ -2,7 +2,7 @@
 // engine directory a stopped service left (libchdb binds one directory per process, so this runs
 // in a worker of its own) as it is, without migrating, and read ClickHouse's own system tables.
 // Nothing here names a column or an index: the schema is changing, the figures follow it.
-import { SELECT_EVENT } from '../../src/store/activities.ts';
+import { SELECT_EVENT } from '../../src/store/activity-rows.ts';
 import type { EngineOp } from '../lib/engine-worker.ts';
 
 export interface TableStorage {

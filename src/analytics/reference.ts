@@ -1,7 +1,7 @@
 // The same summary computed from the raw rows of audit_activities: the oracle the views are
 // tested against (test/analytics-summary.test.ts) and the baseline of bench/summary.ts. The
 // service never serves it: at volume it reads every row of the window, which is what the views avoid.
-import { TABLE } from '../store/activities.ts';
+import { ACTIVITIES_TABLE as TABLE } from '../store/activity-rows.ts';
 import type { Store } from '../store/client.ts';
 import { assembleSummary, summaryWindow, type AuditSummary, type SummaryRequest, type SummaryRows, type SummaryWindow } from './summary.ts';
 

@@ -1,13 +1,13 @@
 // SQL access to the archive catalog (audit_archives), the deletion key staging table
 // (audit_archive_keys), and the row shape archives carry. Every value is bound.
 import { toChTime } from '../event/model.ts';
+import { ACTIVITIES_TABLE } from '../store/activity-rows.ts';
 import type { Store } from '../store/client.ts';
 import type { ArchiveColumn, ArchiveManifestBody } from './format.ts';
 import type { ArchiveRow } from './reader.ts';
 
 export const ARCHIVES_TABLE = 'audit_archives';
 export const KEYS_TABLE = 'audit_archive_keys';
-export const SOURCE_TABLE = 'audit_activities';
 
 export interface ArchiveRecord {
   seq: number;
@@ -178,7 +178,7 @@ export async function archiveColumns(store: Store): Promise<ArchiveColumn[]> {
     `SELECT name, type FROM system.columns
      WHERE database = {db:String} AND table = {t:String} AND default_kind IN ('', 'DEFAULT', 'MATERIALIZED')
      ORDER BY position`,
-    { db: store.database, t: SOURCE_TABLE },
+    { db: store.database, t: ACTIVITIES_TABLE },
     'archive_catalog',
   );
   return rows;

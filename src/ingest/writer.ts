@@ -20,7 +20,8 @@ import { SpoolFullError, SpoolTooSmallError, SpoolUnavailableError } from '../sp
 import type { FaultInjector } from '../spool/faults.ts';
 import { PendingRows, type PendingRow, type WriteResult } from '../spool/pending.ts';
 import type { Spool } from '../spool/spool.ts';
-import { eventKey, existingKeys, insertEvents } from '../store/activities.ts';
+import { insertEvents } from '../store/activity-rows.ts';
+import { eventKey, existingKeys } from '../store/activities.ts';
 import type { Store } from '../store/client.ts';
 import { InsertError } from '../store/errors.ts';
 import type { TailCache } from '../query/tail.ts';

@@ -1,5 +1,6 @@
 // The writer's side of the hash chains. The BatchWriter hands each flush's fresh (de-duplicated)
-// rows to `append`, which links them into their tenant's chain of this stream and inserts them.
+// rows to `append`, which links them into their tenant's chain of this stream and has the store
+// insert them with their links (src/store/activity-rows.ts owns the statement).
 //
 // A stream is one writer process lifetime ("<instance>/<start id>"): replicas never share one,
 // and a restart starts a new stream instead of reading its old head back (a head read from a
@@ -9,20 +10,14 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EventRow } from '../event/model.ts';
-import { rowValues } from '../store/event-rows.ts';
-import { EVENT_COLUMNS, toChTime } from '../event/model.ts';
+import { toChTime, type EventRow } from '../event/model.ts';
 import type { Logger } from '../logger.ts';
+import { insertChainedEvents, type ChainColumns } from '../store/activity-rows.ts';
 import type { Store } from '../store/client.ts';
-import { TABLE } from '../store/activities.ts';
 import { CANON_COMPACT, genesisHash, paramsText, policyOf, sealEvent, type PiiPolicy, type StreamParams } from './canonical.ts';
 import { RetentionCutRecorder, type ChainLink } from './cuts.ts';
 import type { MacKeys } from './keys.ts';
 
-export const CHAIN_COLUMNS = ['stream', 'seq', 'prev_hash', 'hash', 'pii_mac'] as const;
-const FULL_COLUMNS = [...EVENT_COLUMNS, ...CHAIN_COLUMNS];
-/** The compact form stores the link only: prev_hash is the previous row's hash, pii_mac only comes with an erasure. */
-const COMPACT_COLUMNS = [...EVENT_COLUMNS, 'stream', 'seq', 'hash'];
 /** Rows sealed between two yields to the event loop (~4 ms of work: a 20,000-row batch must not stall requests). */
 const SEAL_SLICE = 250;
 export const INSTANCE_ID_FILE = 'instance-id';
@@ -68,11 +63,13 @@ export function newStreamId(instance: string): string {
 export interface SealedRows {
   stream: string;
   compact: boolean;
-  values: unknown[][];
+  rows: readonly EventRow[];
+  /** links[i]: rows[i]'s place in its chain. */
+  links: ChainColumns[];
   /** Chain heads once these rows are stored. */
   staged: Map<string, Head>;
   /** Links the TTL will drop soon (archiving off): recorded as cuts once stored. */
-  links: ChainLink[];
+  expiring: ChainLink[];
 }
 
 export class HashChain {
@@ -148,8 +145,8 @@ export class HashChain {
     const compact = this.policy.version >= CANON_COMPACT;
     const staged = new Map<string, Head>();
     const base = after?.stream === stream ? after.staged : undefined;
-    const values: unknown[][] = [];
-    const links: ChainLink[] = [];
+    const links: ChainColumns[] = new Array(rows.length);
+    const expiring: ChainLink[] = [];
     for (let i = 0; i < rows.length; i++) {
       if (i > 0 && i % SEAL_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const r = rows[i]!;
@@ -157,24 +154,24 @@ export class HashChain {
       const link = { stream, seq: before.seq + 1, prev_hash: before.hash };
       const sealed = sealEvent(this.keys, this.policy, r, link);
       staged.set(r.tenant_id, { seq: link.seq, hash: sealed.hash });
-      values.push(compact ? [...rowValues(r), stream, link.seq, sealed.hash] : [...rowValues(r), stream, link.seq, link.prev_hash, sealed.hash, sealed.pii_mac]);
-      if (this.expiresSoon?.(r)) links.push({ tenant_id: r.tenant_id, stream, seq: link.seq, prev_hash: compact ? '' : link.prev_hash, hash: sealed.hash });
+      links[i] = { stream, seq: link.seq, prev_hash: link.prev_hash, hash: sealed.hash, pii_mac: sealed.pii_mac };
+      if (this.expiresSoon?.(r)) expiring.push({ tenant_id: r.tenant_id, stream, seq: link.seq, prev_hash: compact ? '' : link.prev_hash, hash: sealed.hash });
     }
-    return { stream, compact, values, staged, links };
+    return { stream, compact, rows, links, staged, expiring };
   }
 
   /** Inserts a sealed batch; call in sealing order. A batch sealed before a failed insert must be sealed again. */
   async store(s: SealedRows): Promise<void> {
-    if (s.values.length === 0) return;
+    if (s.rows.length === 0) return;
     if (s.stream !== this.current) throw new Error('the hash chain moved to a new stream since this batch was sealed');
     try {
-      await this.db.insertCompact(TABLE, s.compact ? COMPACT_COLUMNS : FULL_COLUMNS, s.values, 'insert');
+      await insertChainedEvents(this.db, s.rows, s.links, s.compact);
     } catch (err) {
       this.rotate();
       throw err;
     }
     for (const [tenant, head] of s.staged) this.heads.set(tenant, head);
-    if (s.links.length > 0) await this.recordExpiring(s.links);
+    if (s.expiring.length > 0) await this.recordExpiring(s.expiring);
   }
 
   private async recordExpiring(links: ChainLink[]): Promise<void> {

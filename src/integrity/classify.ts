@@ -1,7 +1,7 @@
 // Telling a reordering from an edit, and a forged row from an edited one, once the walk has found
 // where a chain breaks: a few point queries per break, after the walk's stream has ended.
 import type { Store } from '../store/client.ts';
-import { TABLE } from '../store/activities.ts';
+import { ACTIVITIES_TABLE as TABLE } from '../store/activity-rows.ts';
 import { chainHash, maskDetails, personalMac, type PiiPolicy } from './canonical.ts';
 import type { IntegrityKeys } from './keys.ts';
 import { ERASURE, HASH, MAC, PREV, SEQ, toEvent, type Found, type Rec, type StreamInfo } from './records.ts';

@@ -8,7 +8,7 @@
 // retention job recorded verifies and any other missing link is reported as deleted.
 // Storage: one cut per run of deleted links, at most one per remaining link plus one per chain.
 import type { Store, QueryParams } from '../store/client.ts';
-import { TABLE } from '../store/activities.ts';
+import { ACTIVITIES_TABLE as TABLE } from '../store/activity-rows.ts';
 import { toChTime } from '../event/model.ts';
 import { uuidv7 } from '../event/ids.ts';
 import { cutMac, type CutRecord } from './canonical.ts';

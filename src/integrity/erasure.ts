@@ -21,7 +21,7 @@ import { uuidv7 } from '../event/ids.ts';
 import type { BatchWriter } from '../ingest/writer.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/client.ts';
-import { TABLE } from '../store/activities.ts';
+import { ACTIVITIES_TABLE as TABLE } from '../store/activity-rows.ts';
 import { ERASED, policyOf, streamParams, subjectRef, type PiiPolicy, type StreamParams } from './canonical.ts';
 import { findInArchives, rewriteArchives, withArchiveLock, type ArchiveErasureDeps } from './archive-erasure.ts';
 import type { IntegrityKeys } from './keys.ts';

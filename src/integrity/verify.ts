@@ -4,7 +4,7 @@
 // break: the stream, the sequence number, and what is wrong (edited, deleted, reordered,
 // inserted, truncated, or a checkpoint that does not verify).
 import type { Store } from '../store/client.ts';
-import { TABLE } from '../store/activities.ts';
+import { ACTIVITIES_TABLE as TABLE } from '../store/activity-rows.ts';
 import { CANON_COMPACT, chainHash, cutMac, erasureMark, genesisHash, maskDetails, personalMac, policyOf, type PiiPolicy, type StreamParams } from './canonical.ts';
 import { openCheckpoint } from './checkpoints.ts';
 import { classify, CompactDiagnosis } from './classify.ts';

@@ -12,8 +12,9 @@ import type { AuditEvent, EventRow } from '../event/model.ts';
 import type { BatchWriter } from '../ingest/writer.ts';
 import type { PendingRow } from '../spool/pending.ts';
 import type { Store } from '../store/client.ts';
+import { eventFromRow } from '../store/activity-rows.ts';
 import {
-  eventFromRow, getEvent, listEvents, storedIds, streamEvents, type ActivityFilters, type Cursor,
+  getEvent, listEvents, storedIds, streamEvents, type ActivityFilters, type Cursor,
 } from '../store/activities.ts';
 
 /** How long a read waits for a backlog to drain before it gives up (503). */

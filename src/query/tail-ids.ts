@@ -4,7 +4,7 @@
 // with stored rows, emptied when a mutation begins, and a row near its TTL expiry is not answered.
 // Holds only hits: an id that is not stored is always looked up in the store.
 import type { AuditEvent } from '../event/model.ts';
-import { eventFromRow } from '../store/activities.ts';
+import { eventFromRow } from '../store/activity-rows.ts';
 import type { CachedRow } from './tail.ts';
 
 const ENTRY_BYTES = 120; // the map entry and its key, besides the row

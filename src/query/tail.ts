@@ -26,7 +26,8 @@
 // the id map (src/query/tail-ids.ts); least recently used suffixes go first.
 import type { AuditEvent, EventRow } from '../event/model.ts';
 import type { MutationGate } from '../store/mutation-gate.ts';
-import { eventFromRow, getRow, queryRows, type ActivityFilters, type Cursor } from '../store/activities.ts';
+import { eventFromRow } from '../store/activity-rows.ts';
+import { getRow, queryRows, type ActivityFilters, type Cursor } from '../store/activities.ts';
 import type { Store } from '../store/client.ts';
 import { matches, newerFirst, uuidSortKey } from './pending-reads.ts';
 import { EventsById } from './tail-ids.ts';

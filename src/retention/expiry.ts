@@ -3,7 +3,8 @@
 // checked against /^\d{6}$/ where ClickHouse syntax wants a literal (IN PARTITION ID).
 import type { Severity } from '../event/model.ts';
 import { severities } from '../event/model.ts';
-import { KEYS_TABLE, SOURCE_TABLE, quoteIdent } from '../archive/catalog.ts';
+import { KEYS_TABLE, quoteIdent } from '../archive/catalog.ts';
+import { ACTIVITIES_TABLE } from '../store/activity-rows.ts';
 import { PARTITION_RE, type ArchiveColumn } from '../archive/format.ts';
 import type { QueryParams, Store } from '../store/client.ts';
 
@@ -39,7 +40,7 @@ export async function expiredGroups(store: Store, cutoffs: Record<Severity, numb
   const rows = await store.query<Record<string, string | number>>(
     `SELECT _partition_id AS partition, toString(severity) AS severity, count() AS n,
             toUnixTimestamp64Milli(min(timestamp)) AS first_ms, toUnixTimestamp64Milli(max(timestamp)) AS last_ms
-     FROM ${store.table(SOURCE_TABLE)} WHERE ${where.sql}
+     FROM ${store.table(ACTIVITIES_TABLE)} WHERE ${where.sql}
      GROUP BY partition, severity ORDER BY partition, severity`,
     where.params,
     'retention_plan',
@@ -64,7 +65,7 @@ function checkPartition(partition: string): string {
  */
 export function exportQuery(store: Store, columns: ArchiveColumn[], partition: string, severity: Severity, cutoffMs: number) {
   return {
-    sql: `SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${store.table(SOURCE_TABLE)}
+    sql: `SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${store.table(ACTIVITIES_TABLE)}
           WHERE _partition_id = {p:String} AND severity = {s:String} AND timestamp < fromUnixTimestamp64Milli({cutoff:Int64})
           ORDER BY tenant_id, timestamp, id`,
     params: { p: checkPartition(partition), s: severity, cutoff: cutoffMs },
@@ -84,7 +85,7 @@ export async function countArchivedRows(store: Store, partitions: string[], seqs
   // Hash join with the keys on the right: memory follows the archives' size, not the table's.
   const rows = await store.query<{ seq: string | number; n: string | number }>(
     `SELECT k.seq AS seq, count() AS n
-     FROM ${store.table(SOURCE_TABLE)} AS a
+     FROM ${store.table(ACTIVITIES_TABLE)} AS a
      INNER JOIN (SELECT seq, tenant_id, id, received_at FROM ${store.table(KEYS_TABLE)} WHERE seq IN {seqs:Array(UInt64)}) AS k
        ON a.tenant_id = k.tenant_id AND a.id = k.id AND a.received_at = k.received_at
      WHERE a._partition_id IN {parts:Array(String)}
@@ -108,7 +109,7 @@ export async function countArchivedRows(store: Store, partitions: string[], seqs
  */
 export async function deleteArchivedRows(store: Store, partitions: string[], seqs: number[]): Promise<void> {
   await store.alter(
-    `ALTER TABLE ${store.table(SOURCE_TABLE)} DELETE
+    `ALTER TABLE ${store.table(ACTIVITIES_TABLE)} DELETE
      WHERE _partition_id IN {parts:Array(String)} AND ${KEYED(store)} SETTINGS mutations_sync = 2`,
     { seqs, parts: partitions.map(checkPartition) },
     'retention_delete',
@@ -118,7 +119,7 @@ export async function deleteArchivedRows(store: Store, partitions: string[], seq
 /** Rows of the archives still live (0 after a successful delete). */
 export async function remainingArchivedRows(store: Store, partitions: string[], seqs: number[]): Promise<number> {
   const rows = await store.query<{ n: string | number }>(
-    `SELECT count() AS n FROM ${store.table(SOURCE_TABLE)} WHERE _partition_id IN {parts:Array(String)} AND ${KEYED(store)}`,
+    `SELECT count() AS n FROM ${store.table(ACTIVITIES_TABLE)} WHERE _partition_id IN {parts:Array(String)} AND ${KEYED(store)}`,
     { parts: partitions.map(checkPartition), seqs },
     'retention_count',
   );
@@ -128,7 +129,7 @@ export async function remainingArchivedRows(store: Store, partitions: string[], 
 /** Archiving off: make ClickHouse apply the table's TTL in this partition now (a mutation). */
 export async function materializeTtl(store: Store, partition: string): Promise<void> {
   await store.alter(
-    `ALTER TABLE ${store.table(SOURCE_TABLE)} MATERIALIZE TTL IN PARTITION ID '${checkPartition(partition)}' SETTINGS mutations_sync = 2`,
+    `ALTER TABLE ${store.table(ACTIVITIES_TABLE)} MATERIALIZE TTL IN PARTITION ID '${checkPartition(partition)}' SETTINGS mutations_sync = 2`,
     {},
     'retention_ttl',
   );
@@ -138,7 +139,7 @@ export async function materializeTtl(store: Store, partition: string): Promise<v
 export async function tableHasTtl(store: Store): Promise<boolean> {
   const rows = await store.query<{ q: string }>(
     `SELECT create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = {t:String}`,
-    { db: store.database, t: SOURCE_TABLE },
+    { db: store.database, t: ACTIVITIES_TABLE },
   );
   return /\bTTL\b/.test(rows[0]?.q ?? '');
 }

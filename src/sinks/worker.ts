@@ -11,7 +11,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/client.ts';
 import { loggableError } from '../store/errors.ts';
 import { safeUrl, type SinkDefinition } from './config.ts';
-import { eventsAfter, loadCheckpoint, saveCheckpoint, streamHeads, streamKey, type PendingStream, type StreamPosition } from './feed.ts';
+import { eventsAfter, loadCheckpoint, saveCheckpoint, streamHeads, streamKey, type PendingStream, type StreamPosition } from '../store/sink-feed.ts';
 import { SinkLease } from './lease.ts';
 import { DeliveryError, type Transport } from './transport.ts';
 

@@ -1,91 +1,9 @@
 // SQL access to audit_activities. Every value is bound ({name:Type}); dynamic filters are an
 // array of bound conditions joined with AND; the tenant condition is always the first.
-import { rowValues } from './event-rows.ts';
-import { EVENT_COLUMNS, type AuditEvent, type EventRow } from '../event/model.ts';
 import { MAX_FUTURE_MS } from '../event/limits.ts';
+import type { AuditEvent, EventRow } from '../event/model.ts';
+import { ACTIVITIES_TABLE as TABLE, EVENT_SHAPE, ROW_SHAPE, type EventRecord, type RowShape } from './activity-rows.ts';
 import type { QueryParams, Store } from './client.ts';
-
-export const TABLE = 'audit_activities';
-
-/** Columns as the API returns them; times as epoch ms so JS formats them exactly. */
-export const SELECT_EVENT = `toString(id) AS event_id, toUnixTimestamp64Milli(timestamp) AS ts_ms,
-  toUnixTimestamp64Milli(received_at) AS received_ms, activity_type, toString(severity) AS severity, action,
-  description, toString(outcome) AS outcome, user_id, tenant_id, resource_type, resource_id, ip_address,
-  user_agent, request_id, details`;
-
-/** Columns in stored form (EventRow): what the read caches keep (src/query/tail.ts). */
-// Aliases differ from the column names: an alias named like a column would replace it in WHERE
-// and ORDER BY (the string id would sort the page).
-const SELECT_ROW = `toString(id) AS row_id, tenant_id, toUnixTimestamp64Milli(timestamp) AS ts_ms,
-  toUnixTimestamp64Milli(received_at) AS received_ms, activity_type, toString(severity) AS severity_name, action,
-  toString(outcome) AS outcome_name, resource_type, user_agent, user_id, resource_id, ip_address, request_id, description, details`;
-
-type RowRecord = Omit<EventRow, 'id' | 'timestamp' | 'received_at' | 'severity' | 'outcome'> & {
-  row_id: string; ts_ms: string | number; received_ms: string | number; severity_name: string; outcome_name: string;
-};
-
-const toRow = (r: RowRecord): EventRow => ({
-  id: r.row_id, tenant_id: r.tenant_id, timestamp: Number(r.ts_ms), received_at: Number(r.received_ms),
-  activity_type: r.activity_type, severity: r.severity_name, action: r.action, outcome: r.outcome_name,
-  resource_type: r.resource_type, user_agent: r.user_agent, user_id: r.user_id, resource_id: r.resource_id,
-  ip_address: r.ip_address, request_id: r.request_id, description: r.description, details: r.details,
-});
-
-interface EventRecord {
-  event_id: string;
-  ts_ms: string | number;
-  received_ms: string | number;
-  activity_type: string;
-  severity: string;
-  action: string;
-  description: string;
-  outcome: string;
-  user_id: string;
-  tenant_id: string;
-  resource_type: string;
-  resource_id: string;
-  ip_address: string;
-  user_agent: string;
-  request_id: string;
-  details: string;
-}
-
-export function toAuditEvent(r: EventRecord): AuditEvent {
-  let details: Record<string, unknown> = {};
-  try {
-    details = JSON.parse(r.details || '{}') as Record<string, unknown>;
-  } catch {
-    details = { _unparseable: r.details };
-  }
-  return {
-    id: r.event_id,
-    timestamp: new Date(Number(r.ts_ms)).toISOString(),
-    received_at: new Date(Number(r.received_ms)).toISOString(),
-    activity_type: r.activity_type,
-    severity: r.severity as AuditEvent['severity'],
-    action: r.action,
-    description: r.description,
-    outcome: r.outcome as AuditEvent['outcome'],
-    user_id: r.user_id,
-    tenant_id: r.tenant_id,
-    resource_type: r.resource_type,
-    resource_id: r.resource_id,
-    ip_address: r.ip_address,
-    user_agent: r.user_agent,
-    request_id: r.request_id,
-    details,
-  };
-}
-
-/** An acknowledged row as the API returns it (the same conversion as a stored one). */
-export function eventFromRow(r: EventRow): AuditEvent {
-  return toAuditEvent({
-    event_id: r.id, ts_ms: r.timestamp, received_ms: r.received_at, activity_type: r.activity_type, severity: r.severity,
-    action: r.action, description: r.description, outcome: r.outcome, user_id: r.user_id, tenant_id: r.tenant_id,
-    resource_type: r.resource_type, resource_id: r.resource_id, ip_address: r.ip_address, user_agent: r.user_agent,
-    request_id: r.request_id, details: r.details,
-  });
-}
 
 /** Which of these ids a tenant has stored. */
 export async function storedIds(store: Store, tenant: string, ids: readonly string[]): Promise<Set<string>> {
@@ -117,10 +35,6 @@ export async function existingKeys(store: Store, rows: readonly EventRow[]): Pro
 }
 
 export const eventKey = (r: Pick<EventRow, 'tenant_id' | 'id'>) => `${r.tenant_id}\u0000${r.id}`;
-
-export async function insertEvents(store: Store, rows: readonly EventRow[]): Promise<void> {
-  await store.insertCompact(TABLE, EVENT_COLUMNS, rows.map(rowValues), 'insert');
-}
 
 export interface ActivityFilters {
   user_id?: string | undefined;
@@ -201,44 +115,28 @@ export function whereClause(tenant: string, f: ActivityFilters, cursor?: Cursor)
   return { sql: conds.join(' AND '), params };
 }
 
-/** One page straight from the table: the rows matching, newest first. */
-export async function queryPage(
-  store: Store,
-  tenant: string,
-  filters: ActivityFilters,
-  limit: number,
-  cursor?: Cursor,
-): Promise<AuditEvent[]> {
+/** One page straight from the table in a row shape: the rows matching, newest first, in one engine round trip. */
+async function page<R, T>(store: Store, shape: RowShape<R, T>, tenant: string, filters: ActivityFilters, limit: number, cursor?: Cursor): Promise<T[]> {
   const where = whereClause(tenant, filters, cursor);
-  const rows = await store.read<EventRecord>(
-    `SELECT ${SELECT_EVENT} FROM ${store.table(TABLE)} WHERE ${where.sql}
+  const rows = await store.read<R>(
+    `SELECT ${shape.select} FROM ${store.table(TABLE)} WHERE ${where.sql}
      ORDER BY timestamp DESC, id DESC LIMIT {limit:UInt32}`,
     { ...where.params, limit },
     'list',
   );
-  return rows.map(toAuditEvent);
+  return rows.map(shape.parse);
 }
+
+/** One page of events straight from the table, newest first. */
+export const queryPage = (store: Store, tenant: string, filters: ActivityFilters, limit: number, cursor?: Cursor): Promise<AuditEvent[]> =>
+  page(store, EVENT_SHAPE, tenant, filters, limit, cursor);
 
 /**
  * Rows in stored form, newest first: one page (or a read cache's load) straight from the table.
  * One engine round trip: read caches call it once per load, not once per window.
  */
-export async function queryRows(
-  store: Store,
-  tenant: string,
-  filters: ActivityFilters,
-  limit: number,
-  cursor?: Cursor,
-): Promise<EventRow[]> {
-  const where = whereClause(tenant, filters, cursor);
-  const rows = await store.read<RowRecord>(
-    `SELECT ${SELECT_ROW} FROM ${store.table(TABLE)} WHERE ${where.sql}
-     ORDER BY timestamp DESC, id DESC LIMIT {limit:UInt32}`,
-    { ...where.params, limit },
-    'list',
-  );
-  return rows.map(toRow);
-}
+export const queryRows = (store: Store, tenant: string, filters: ActivityFilters, limit: number, cursor?: Cursor): Promise<EventRow[]> =>
+  page(store, ROW_SHAPE, tenant, filters, limit, cursor);
 
 /** The first window a page is looked for in, back from its newest possible row. */
 const FIRST_WINDOW_MS = 86_400_000;
@@ -281,24 +179,20 @@ export async function listEvents(
   }
 }
 
-/** One stored row by id, in stored form (for the read cache), or undefined. */
-export async function getRow(store: Store, tenant: string, id: string): Promise<EventRow | undefined> {
-  const rows = await store.read<RowRecord>(
-    `SELECT ${SELECT_ROW} FROM ${store.table(TABLE)} WHERE tenant_id = {tenant:String} AND id = {id:UUID} LIMIT 1`,
+/** One stored row by id in a row shape, or undefined. */
+async function byId<R, T>(store: Store, shape: RowShape<R, T>, tenant: string, id: string): Promise<T | undefined> {
+  const rows = await store.read<R>(
+    `SELECT ${shape.select} FROM ${store.table(TABLE)} WHERE tenant_id = {tenant:String} AND id = {id:UUID} LIMIT 1`,
     { tenant, id },
     'get',
   );
-  return rows[0] ? toRow(rows[0]) : undefined;
+  return rows[0] ? shape.parse(rows[0]) : undefined;
 }
 
-export async function getEvent(store: Store, tenant: string, id: string): Promise<AuditEvent | undefined> {
-  const rows = await store.read<EventRecord>(
-    `SELECT ${SELECT_EVENT} FROM ${store.table(TABLE)} WHERE tenant_id = {tenant:String} AND id = {id:UUID} LIMIT 1`,
-    { tenant, id },
-    'get',
-  );
-  return rows[0] ? toAuditEvent(rows[0]) : undefined;
-}
+/** One stored row by id, in stored form (for the read cache), or undefined. */
+export const getRow = (store: Store, tenant: string, id: string) => byId(store, ROW_SHAPE, tenant, id);
+
+export const getEvent = (store: Store, tenant: string, id: string) => byId(store, EVENT_SHAPE, tenant, id);
 
 /**
  * Streams a tenant's events, newest first, in batches as the store produces them: the whole
@@ -312,7 +206,7 @@ export async function* streamEvents(
 ): AsyncGenerator<AuditEvent[]> {
   const where = whereClause(tenant, filters);
   const params: QueryParams = { ...where.params };
-  let sql = `SELECT ${SELECT_EVENT} FROM ${store.table(TABLE)} WHERE ${where.sql} ORDER BY timestamp DESC, id DESC`;
+  let sql = `SELECT ${EVENT_SHAPE.select} FROM ${store.table(TABLE)} WHERE ${where.sql} ORDER BY timestamp DESC, id DESC`;
   if (opts.limit !== undefined) {
     sql += ' LIMIT {limit:UInt64}';
     params.limit = opts.limit;
@@ -322,8 +216,8 @@ export async function* streamEvents(
     const lines = (rest + chunk).split('\n');
     rest = lines.pop()!;
     const batch: AuditEvent[] = [];
-    for (const line of lines) if (line) batch.push(toAuditEvent(JSON.parse(line) as EventRecord));
+    for (const line of lines) if (line) batch.push(EVENT_SHAPE.parse(JSON.parse(line) as EventRecord));
     if (batch.length > 0) yield batch;
   }
-  if (rest) yield [toAuditEvent(JSON.parse(rest) as EventRecord)];
+  if (rest) yield [EVENT_SHAPE.parse(JSON.parse(rest) as EventRecord)];
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { renderForCluster } from '../cluster/render.ts';
 import type { Logger } from '../logger.ts';
 import { ttlExpression, type RetentionPolicy } from '../retention/policy.ts';
+import { ACTIVITIES_TABLE } from './activity-rows.ts';
 import type { Store } from './client.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../clickhouse/migrations/', import.meta.url));
@@ -132,9 +133,9 @@ async function reconcileTtl(store: Store, target: MigrateTarget, policy: Retenti
   // materialize_ttl_after_modify = 0: a metadata change, not a rewrite of every part at start-up;
   // parts pick the new TTL up as they merge, and the retention job enforces it meanwhile.
   const alter = wanted
-    ? `ALTER TABLE ${store.table('audit_activities')} MODIFY TTL ${wanted} SETTINGS materialize_ttl_after_modify = 0`
+    ? `ALTER TABLE ${store.table(ACTIVITIES_TABLE)} MODIFY TTL ${wanted} SETTINGS materialize_ttl_after_modify = 0`
     : current // only a table we gave a TTL has one to remove (the migration creates it without)
-      ? `ALTER TABLE ${store.table('audit_activities')} REMOVE TTL`
+      ? `ALTER TABLE ${store.table(ACTIVITIES_TABLE)} REMOVE TTL`
       : undefined;
   if (alter) for (const statement of renderFor(target, [alter])) await store.command(statement, {}, 'migrate');
   await store.command(
