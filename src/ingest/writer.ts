@@ -6,13 +6,14 @@
 // Two lanes, each serialized:
 // - the append lane takes every request waiting (group commit: one write and one fdatasync for
 //   all of them), answers them, and keeps their rows in memory for the drainer and for reads;
-// - the drainer inserts, one insert at a time, in log order, through `prepareRows` + `writeRows` (the one
-//   place rows reach audit_activities): de-duplication by (tenant, id), then hash chains;
-//   while one batch is inserted, the next is looked up and sealed.
+// - the drainer inserts, one insert at a time, in log order, through the InsertStep's `prepare` +
+//   `write` (./insert-step.ts, the one place rows reach audit_activities): de-duplication by
+//   (tenant, id), then hash chains; while one batch is inserted, the next is looked up and sealed.
 //
 // Without a log (AUDIT_SPOOL_MAX_BYTES=0) requests wait for the drainer's insert itself, and a
 // store failure is answered 503 (nothing was acknowledged, nothing is kept).
-import type { HashChain, SealedRows } from '../integrity/chain.ts';
+import type { EventRow } from '../event/model.ts';
+import type { HashChain } from '../integrity/chain.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { Drainer } from '../spool/drainer.ts';
@@ -20,23 +21,14 @@ import { SpoolFullError, SpoolTooSmallError, SpoolUnavailableError } from '../sp
 import type { FaultInjector } from '../spool/faults.ts';
 import { PendingRows, type PendingRow, type WriteResult } from '../spool/pending.ts';
 import type { Spool } from '../spool/spool.ts';
-import { insertEvents } from '../store/activity-rows.ts';
-import { eventKey, existingKeys } from '../store/activities.ts';
 import type { Store } from '../store/client.ts';
 import { InsertError } from '../store/errors.ts';
 import type { TailCache } from '../query/tail.ts';
-import type { EventRow } from '../event/model.ts';
+import { InsertStep, type PreparedRows, type StoredRowsListener } from './insert-step.ts';
+import { WriterClosedError, WriterOverloadedError } from './writer-errors.ts';
 
-export type { WriteResult };
-
-/** A batch ready to insert: what is new, and (with hash chains) sealed. */
-interface PreparedRows {
-  all: EventRow[];
-  rows: EventRow[];
-  keys: Set<string>;
-  results: WriteResult[];
-  sealed: SealedRows | undefined;
-}
+export type { StoredRowsListener, WriteResult };
+export { WriterClosedError, WriterOverloadedError };
 
 interface Queued {
   rows: EventRow[];
@@ -62,18 +54,6 @@ export interface WriterOptions {
   onStored?: StoredRowsListener[] | undefined;
 }
 
-/**
- * Told of the rows each insert stores (fresh ones, after de-duplication): storing() just before
- * the insert is sent, stored() once it returned, clear() when it failed (landed or not: unknown).
- * The engine may show the rows to a concurrent read before stored() runs (the insert's answer
- * and the read's race back into JS): a cache that cannot take a row twice uses storing().
- */
-export interface StoredRowsListener {
-  storing?(rows: readonly EventRow[]): void;
-  stored(rows: readonly EventRow[]): void;
-  clear(): void;
-}
-
 export interface Durability {
   /** The write-ahead log; without it a write is answered only once stored (and refused if the store fails). */
   spool?: Spool | undefined;
@@ -89,16 +69,6 @@ export interface WriterStatus {
   closed: boolean;
   degraded: { reason: DegradedReason; since: string } | undefined;
   spool: { events: number; bytes: number; max_bytes: number; accepting: boolean } | undefined;
-}
-
-/** The writer is shutting down: the request should go to another instance or be retried. */
-export class WriterClosedError extends Error {
-  override readonly name = 'WriterClosedError';
-}
-
-/** Too many rows wait (memory, or a full log while the store works but lags): back off and retry. */
-export class WriterOverloadedError extends Error {
-  override readonly name = 'WriterOverloadedError';
 }
 
 /** Acknowledged events older than this in the log count as a slow store (readiness says so). */
@@ -117,25 +87,20 @@ export class BatchWriter {
   readonly pending: PendingRows;
   /** Stored events in memory for reads (src/query/tail.ts); undefined: off. */
   readonly tail: TailCache | undefined;
-  private readonly listeners: StoredRowsListener[];
+  private readonly step: InsertStep;
   private readonly drainer: Drainer<PreparedRows>;
-  /**
-   * Pending rows an insert has been sent for: judged new by the de-duplication, so none repeats
-   * a stored event, even when the store already shows it (the table's part is visible before the
-   * insert returns: its views are still being filled). Reads keep these (src/query/pending-reads.ts).
-   */
-  private readonly sent = new WeakSet<EventRow>();
 
   constructor(
-    private readonly store: Store,
+    store: Store,
     private readonly opts: WriterOptions,
     private readonly metrics?: Metrics,
     private readonly log?: Logger,
-    private readonly durability: Durability = {},
+    durability: Durability = {},
   ) {
     this.spool = durability.spool;
     this.tail = opts.tail;
-    this.listeners = [...(opts.tail ? [opts.tail] : []), ...(opts.onStored ?? [])];
+    const listeners = [...(opts.tail ? [opts.tail] : []), ...(opts.onStored ?? [])];
+    this.step = new InsertStep(store, opts.chain, listeners, metrics, durability.faults);
     this.maxQueuedRows = Math.max(opts.maxQueuedRows ?? 100_000, opts.maxRows);
     this.pending = new PendingRows(this.maxQueuedRows);
     this.drainer = new Drainer<PreparedRows>({
@@ -143,8 +108,8 @@ export class BatchWriter {
       pending: this.pending,
       maxRows: opts.maxRows,
       maxWaitMs: this.spool ? opts.maxWaitMs ?? 1_000 : opts.lingerMs,
-      prepare: (groups, fresh, after) => this.prepareRows(groups, fresh, after),
-      write: (p) => this.writeRows(p),
+      prepare: (groups, fresh, after) => this.step.prepare(groups, fresh, after),
+      write: (p) => this.step.write(p),
       ready: durability.storeReady ?? Promise.resolve(),
       onProgress: () => this.updateDegraded(),
       metrics,
@@ -190,7 +155,7 @@ export class BatchWriter {
 
   /** Whether an insert was sent for this pending row (it is new: no stored event shares its id). */
   isSent(row: EventRow): boolean {
-    return this.sent.has(row);
+    return this.step.isSent(row);
   }
 
   /** A tenant's acknowledged, not yet stored rows (oldest first), for reads. */
@@ -263,60 +228,6 @@ export class BatchWriter {
       ? new SpoolFullError(spool.maxBytes)
       : new WriterOverloadedError('the write-ahead log is full and still draining into the store'));
     batch.forEach((q, i) => (i < ends.length ? q.resolve({ inserted: 0, duplicates: 0, spooled: true }) : q.reject(refusal())));
-  }
-
-  /**
-   * Step one of THE one place rows are written to audit_activities, for fresh and replayed rows
-   * alike: which rows are new (de-duplication by (tenant, id)), linked into their hash chains.
-   * `after`: the batch being inserted right now (its rows count as stored, its chain heads as
-   * current), so the drainer prepares the next batch while the previous one is inserted.
-   * `fresh`: rows whose ids were minted here (no lookup).
-   */
-  private async prepareRows(groups: readonly EventRow[][], fresh: ReadonlySet<EventRow>, after?: PreparedRows): Promise<PreparedRows> {
-    const all = groups.flat();
-    // A minted id repeated within the batch is still caught below, by the in-batch set.
-    const stored = await existingKeys(this.store, fresh.size ? all.filter((r) => !fresh.has(r)) : all);
-    for (const k of after?.keys ?? []) stored.add(k);
-    const rows: EventRow[] = [];
-    const keys = new Set<string>();
-    const results = groups.map((group) => {
-      let inserted = 0;
-      for (const r of group) {
-        const key = eventKey(r);
-        if (stored.has(key)) continue;
-        stored.add(key); // a repeated id later in this batch is a duplicate too
-        keys.add(key);
-        rows.push(r);
-        inserted++;
-      }
-      return { inserted, duplicates: group.length - inserted, spooled: false };
-    });
-    const sealed = this.opts.chain ? await this.opts.chain.sealRows(rows, after?.sealed) : undefined;
-    return { all, rows, keys, results, sealed };
-  }
-
-  /** Step two: the insert (serialized by the drainer, in the order the batches were prepared). */
-  private async writeRows(p: PreparedRows): Promise<WriteResult[]> {
-    await this.durability.faults?.beforeStoreWrite(p.all);
-    for (const r of p.rows) this.sent.add(r);
-    if (p.rows.length > 0) for (const l of this.listeners) l.storing?.(p.rows);
-    try {
-      if (p.sealed) await this.opts.chain!.store(p.sealed);
-      else await insertEvents(this.store, p.rows);
-      await this.durability.faults?.afterStoreWrite(p.all);
-    } catch (err) {
-      // Whether the rows landed is unknown, and the retry's lookup will skip those that did:
-      // the read cache cannot learn of them, so it starts over from the store.
-      for (const l of this.listeners) l.clear();
-      throw err;
-    }
-    // Before the drainer drops these rows from the pending rows: a read always finds each in one.
-    if (p.rows.length > 0) for (const l of this.listeners) l.stored(p.rows);
-    if (this.metrics && p.rows.length > 0) {
-      this.metrics.ingestBatchSize.observe(p.rows.length);
-      for (const r of p.rows) this.metrics.activitiesTotal.inc({ activity_type: this.metrics.activityTypeLabel(r.activity_type), severity: r.severity });
-    }
-    return p.results;
   }
 
   private updateDegraded(): void {
