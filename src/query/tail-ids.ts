@@ -5,7 +5,7 @@
 // Holds only hits: an id that is not stored is always looked up in the store.
 import type { AuditEvent } from '../event/model.ts';
 import { eventFromRow } from '../store/activity-rows.ts';
-import type { CachedRow } from './tail.ts';
+import type { CachedRow } from './tail-suffix.ts';
 
 const ENTRY_BYTES = 120; // the map entry and its key, besides the row
 

@@ -24,23 +24,17 @@
 //
 // Memory: every held row is counted (an estimate of its JS size) against one budget shared with
 // the id map (src/query/tail-ids.ts); least recently used suffixes go first.
+//
+// This file: the cache's API and its bookkeeping (loads, merges, budget); a suffix, its rows and
+// answering a page from one are in src/query/tail-suffix.ts.
 import type { AuditEvent, EventRow } from '../event/model.ts';
 import type { MutationGate } from '../store/mutation-gate.ts';
 import { eventFromRow } from '../store/activity-rows.ts';
 import { getRow, queryRows, type ActivityFilters, type Cursor } from '../store/activities.ts';
 import type { Store } from '../store/client.ts';
-import { matches, newerFirst, uuidSortKey } from './pending-reads.ts';
+import { matches, newerFirst } from './pending-reads.ts';
 import { EventsById } from './tail-ids.ts';
-
-/** A held row. Shared by every suffix that holds it and the id map. */
-export interface CachedRow {
-  row: EventRow;
-  ts: number;
-  key: string;
-  bytes: number;
-  /** The API form, made on first use. */
-  event?: AuditEvent;
-}
+import { answerPage, baseFilters, cachedRow, firstOlder, type CachedRow, type Suffix } from './tail-suffix.ts';
 
 export interface TailOptions {
   /** Estimated bytes all suffixes and the id map may hold together. */
@@ -51,57 +45,6 @@ export interface TailOptions {
   maxSuffixRows?: number;
   /** Epoch ms from which the store may delete the row by itself (TTL); undefined: never. */
   expiresAt?: ((row: EventRow) => number) | undefined;
-}
-
-interface Suffix {
-  id: string;
-  tenant: string;
-  filters: ActivityFilters;
-  /** Newest first. Every matching stored row newer than or equal to the last one is here. */
-  rows: CachedRow[];
-  /** Every matching stored row is here (no horizon). */
-  complete: boolean;
-  bytes: number;
-  /** A load or extension runs: rows stored meanwhile that it may or may not return. */
-  loading: CachedRow[] | undefined;
-  loaded: boolean;
-  dropped: boolean;
-}
-
-/** Rows within this of their TTL expiry are never answered from memory. */
-export const EXPIRY_MARGIN_MS = 3_600_000;
-const OVERHEAD_BYTES = 1_200;
-
-export function rowBytes(r: EventRow): number {
-  // Strings are UTF-16 in V8; the API form (parsed details) roughly doubles details again.
-  return OVERHEAD_BYTES + 2 * (r.id.length + r.tenant_id.length + r.activity_type.length + r.action.length + r.user_id.length
-    + r.resource_type.length + r.resource_id.length + r.ip_address.length + r.user_agent.length + r.request_id.length
-    + r.description.length) + 4 * r.details.length;
-}
-
-export const cachedRow = (row: EventRow): CachedRow => ({ row, ts: row.timestamp, key: uuidSortKey(row.id), bytes: rowBytes(row) });
-
-/** Filters without the time range: since/until are positions inside one suffix. */
-function baseFilters(f: ActivityFilters): ActivityFilters {
-  const { since: _s, until: _u, ...rest } = f;
-  const out: ActivityFilters = {};
-  for (const [k, v] of Object.entries(rest)) {
-    if (v === undefined || (Array.isArray(v) && v.length === 0) || (k === 'q' && v === '')) continue;
-    (out as Record<string, unknown>)[k] = Array.isArray(v) ? [...new Set(v as string[])].sort() : v;
-  }
-  return out;
-}
-
-/** Index of the first row strictly older than `pos` (rows are newest first). */
-function firstOlder(rows: CachedRow[], pos: { ts: number; key: string }): number {
-  let lo = 0;
-  let hi = rows.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (newerFirst(rows[mid]!, pos) > 0) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
 }
 
 export class TailCache {
@@ -167,10 +110,10 @@ export class TailCache {
       s = await this.load(id, tenant, base);
       if (!s) return undefined;
     }
-    let found = this.answer(s, filters, limit, cursor);
+    let found = answerPage(s, filters, limit, cursor, this.opts.expiresAt);
     if (found === 'short' && s.rows.length < this.maxRows && !s.loading) {
       await this.extend(s);
-      found = s.dropped ? 'short' : this.answer(s, filters, limit, cursor);
+      found = s.dropped ? 'short' : answerPage(s, filters, limit, cursor, this.opts.expiresAt);
     }
     if (typeof found === 'string' || s.dropped) {
       this.stats.misses++;
@@ -196,29 +139,6 @@ export class TailCache {
     // Remembered only when no mutation began meanwhile (the row may predate it).
     if (generation === this.generation && epoch === this.store.gate.epoch && this.store.gate.open) this.ids.put(c);
     return (c.event = eventFromRow(row));
-  }
-
-  private answer(s: Suffix, f: ActivityFilters, limit: number, cursor?: Cursor): CachedRow[] | 'short' | 'expiring' {
-    let i = 0;
-    if (cursor) i = firstOlder(s.rows, { ts: cursor.ts, key: uuidSortKey(cursor.id) });
-    if (f.until !== undefined) i = Math.max(i, firstOlder(s.rows, { ts: f.until, key: '' })); // ts < until
-    const out: CachedRow[] = [];
-    let bounded = false; // a row older than `since` ended the page: nothing between is missing
-    for (; i < s.rows.length && out.length < limit; i++) {
-      const c = s.rows[i]!;
-      if (f.since !== undefined && c.ts < f.since) {
-        bounded = true;
-        break;
-      }
-      out.push(c);
-    }
-    if (out.length < limit && !bounded && !s.complete) return 'short';
-    const expiresAt = this.opts.expiresAt;
-    if (expiresAt) {
-      const soon = Date.now() + EXPIRY_MARGIN_MS;
-      if (out.some((c) => expiresAt(c.row) <= soon)) return 'expiring';
-    }
-    return out;
   }
 
   private load(id: string, tenant: string, filters: ActivityFilters): Promise<Suffix | undefined> {

@@ -8,52 +8,26 @@
 // A run can stop anywhere (crash, kill, error) and the next one repairs: unfinished files are
 // discarded, complete but uncommitted archives are verified and adopted, committed archives whose
 // rows are still live get their deletion finished, and nothing is exported twice.
-import path from 'node:path';
-import {
-  KeyLoader,
-  archiveColumns,
-  clearKeys,
-  markDeleted,
-  pendingArchives,
-  recordArchive,
-  recordFromManifest,
-  schemaVersion,
-  type ArchiveRecord,
-} from '../archive/catalog.ts';
-import { KEYS_DIR } from '../archive/format.ts';
-import { exportPublicKey, loadPublicKeys, loadSigner, type ArchiveSigner } from '../archive/keys.ts';
-import { writeArchive, type StepHook } from '../archive/writer.ts';
+// This file: the job's lifecycle (one run at a time, exclusive work, the signing key, the report);
+// the archiving path is in archive-run.ts, the TTL path in ttl-run.ts, the dry run in dry-run.ts.
+import { loadSigner, type ArchiveSigner } from '../archive/keys.ts';
+import type { StepHook } from '../archive/writer.ts';
 import type { Config } from '../config.ts';
 import type { Severity } from '../event/model.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/client.ts';
-import {
-  countArchivedRows,
-  cutoffsAt,
-  archivedRowsCondition,
-  deleteArchivedRows,
-  expiredCondition,
-  expiredGroups,
-  exportQuery,
-  materializeTtl,
-  remainingArchivedRows,
-  tableHasTtl,
-} from './expiry.ts';
-import { RetentionBusyError, acquireLock } from './lock.ts';
-import { TTL_CUT_HORIZON_MS, recordRetentionCuts } from '../integrity/cuts.ts';
+import { cutoffsAt } from './expiry.ts';
+import { RetentionBusyError } from './lock.ts';
 import type { MacKeys } from '../integrity/keys.ts';
-import { loadKeysFromFiles, recoverArchiveDir, type RecoveryReport } from './recover.ts';
 import { storageSizeBytes } from '../store/storage-size.ts';
+import { archiveAndDelete } from './archive-run.ts';
+import { plan } from './dry-run.ts';
+import type { RetentionReport } from './report.ts';
+import { enforceTtl } from './ttl-run.ts';
 
 export { RetentionBusyError } from './lock.ts';
 export { ArchiveIntegrityError } from './recover.ts';
-
-/**
- * Archived rows deleted per mutation at most. The deletion's key set is held in memory by
- * ClickHouse (a few tens of bytes a row); this keeps a first run over a large backlog bounded.
- */
-const DELETE_BATCH_ROWS = 5_000_000;
 
 export interface RetentionRunOptions {
   dryRun?: boolean;
@@ -61,36 +35,6 @@ export interface RetentionRunOptions {
   now?: number;
   /** Called at named points of the run; tests throw from it to stop a run as a crash would. */
   onStep?: StepHook;
-}
-
-export interface PartitionReport {
-  partition: string;
-  severity: Severity;
-  /** Expired rows found (for a dry run: now). */
-  expired_rows: number;
-  first_timestamp: string | null;
-  last_timestamp: string | null;
-  /** Rows written to an archive (dry run: that would be). */
-  archived_rows: number;
-  /** Rows deleted from audit_activities (dry run: that would be). */
-  deleted_rows: number;
-  archive_seq: number | null;
-}
-
-export interface RetentionReport {
-  dry_run: boolean;
-  archive_enabled: boolean;
-  now: string;
-  started_at: string;
-  finished_at: string;
-  /** Per severity: rows with a timestamp before this are expired. */
-  cutoffs: Record<Severity, string>;
-  partitions: PartitionReport[];
-  archives: Array<{ seq: number; partition: string; severity: string; file: string; manifest: string; rows: number; sha256: string }>;
-  totals: { archives: number; archived_rows: number; deleted_rows: number };
-  /** What this run repaired after an interrupted one. */
-  recovered: RecoveryReport;
-  warnings: string[];
 }
 
 export interface RetentionDeps {
@@ -103,8 +47,6 @@ export interface RetentionDeps {
   /** Makes what this instance acknowledged stored first, so a run covers every event accepted before it began. */
   beforeRun?: (() => Promise<void>) | undefined;
 }
-
-
 
 export class RetentionJob {
   private current: Promise<RetentionReport> | undefined;
@@ -185,9 +127,9 @@ export class RetentionJob {
     };
     try {
       await this.deps.beforeRun?.();
-      if (opts.dryRun) await this.plan(report, cutoffs);
-      else if (config.retention.archiveEnabled) await this.archiveAndDelete(report, cutoffs, opts.onStep ?? (() => {}));
-      else await this.enforceTtl(report, cutoffs, opts.onStep ?? (() => {}));
+      if (opts.dryRun) await plan(this.deps, report, cutoffs);
+      else if (config.retention.archiveEnabled) await archiveAndDelete(this.deps, () => this.signer(), report, cutoffs, opts.onStep ?? (() => {}));
+      else await enforceTtl(this.deps, report, cutoffs, opts.onStep ?? (() => {}));
       report.finished_at = new Date().toISOString();
       if (!opts.dryRun) metrics.retentionLastSuccess.set(Date.now() / 1000);
       log.info({ dry_run: report.dry_run, totals: report.totals, recovered: report.recovered }, 'retention run finished');
@@ -198,175 +140,6 @@ export class RetentionJob {
       throw err;
     } finally {
       await storageSizeBytes(store).then((bytes) => metrics.storageSize.set(bytes), () => {});
-    }
-  }
-
-  private entry(report: RetentionReport, partition: string, severity: Severity): PartitionReport {
-    let e = report.partitions.find((p) => p.partition === partition && p.severity === severity);
-    if (!e) {
-      e = { partition, severity, expired_rows: 0, first_timestamp: null, last_timestamp: null, archived_rows: 0, deleted_rows: 0, archive_seq: null };
-      report.partitions.push(e);
-    }
-    return e;
-  }
-
-  /** Dry run: what a run at this clock would archive and delete. Reads only. */
-  private async plan(report: RetentionReport, cutoffs: Record<Severity, number>): Promise<void> {
-    const { store, config } = this.deps;
-    const pending = config.retention.archiveEnabled ? await pendingArchives(store) : [];
-    for (const g of await expiredGroups(store, cutoffs)) {
-      const e = this.entry(report, g.partition, g.severity);
-      // Rows of committed-but-undeleted archives are deleted, not archived again.
-      const alreadyArchived = pending.filter((a) => a.partition === g.partition && a.severity === g.severity).reduce((n, a) => n + a.row_count, 0);
-      Object.assign(e, {
-        expired_rows: g.rows,
-        first_timestamp: new Date(g.firstMs).toISOString(),
-        last_timestamp: new Date(g.lastMs).toISOString(),
-        archived_rows: config.retention.archiveEnabled ? Math.max(0, g.rows - alreadyArchived) : 0,
-        deleted_rows: g.rows,
-      });
-      report.totals.archived_rows += e.archived_rows;
-      report.totals.deleted_rows += e.deleted_rows;
-    }
-    report.recovered.resumed_deletions = pending.length;
-  }
-
-  private async archiveAndDelete(report: RetentionReport, cutoffs: Record<Severity, number>, step: StepHook): Promise<void> {
-    const { store, config, metrics, log } = this.deps;
-    const root = config.retention.archiveLocation;
-    const lock = acquireLock(root);
-    try {
-      if (await tableHasTtl(store)) {
-        const w = 'audit_activities carries a TTL although archiving is on: rows may be dropped unarchived; run `audithouse migrate` to reconcile';
-        log.error(w);
-        report.warnings.push(w);
-      }
-      const signer = await this.signer();
-      await exportPublicKey(root, signer);
-      const keys = await loadPublicKeys([path.join(root, KEYS_DIR)]);
-      await clearKeys(store);
-      let tip = await recoverArchiveDir(this.deps, root, signer, keys, report.recovered);
-
-      // Archived rows wait here (keys staged in audit_archive_keys) and are deleted together:
-      // one mutation per run, or per DELETE_BATCH_ROWS rows to bound the key set's memory.
-      const staged: ArchiveRecord[] = [];
-      let stagedRows = 0;
-      const flush = async () => {
-        if (staged.length === 0) return;
-        await this.deleteArchived(report, staged.splice(0), step);
-        stagedRows = 0;
-      };
-
-      // 1. Deletions an interrupted run left behind: their rows are archived, must not be again.
-      const pending = await pendingArchives(store);
-      report.recovered.resumed_deletions = pending.length;
-      await loadKeysFromFiles(store, root, pending);
-      staged.push(...pending);
-      stagedRows += pending.reduce((n, a) => n + a.row_count, 0);
-      // Flushed before exporting anything: a pending archive's rows are expired too, and the
-      // export below must not find them still live and archive them a second time.
-      await flush();
-
-      // 2. What has expired since: one archive per month partition and severity.
-      const groups = await expiredGroups(store, cutoffs);
-      const columns = await archiveColumns(store);
-      const version = await schemaVersion(store);
-      for (const g of groups) {
-        const { partition } = g;
-        const e = this.entry(report, partition, g.severity);
-        e.expired_rows = g.rows;
-        e.first_timestamp = new Date(g.firstMs).toISOString();
-        e.last_timestamp = new Date(g.lastMs).toISOString();
-        const seq = tip.seq + 1;
-        const keyLoader = new KeyLoader(store, seq);
-        const q = exportQuery(store, columns, partition, g.severity, cutoffs[g.severity]);
-        const written = await writeArchive(
-          { root, seq, partition, severity: g.severity, cutoffMs: cutoffs[g.severity], columns, schemaVersion: version, prevManifestSha256: tip.sha256 },
-          store.stream(q.sql, q.params, 'JSONEachRow'),
-          signer,
-          { onRow: (row) => keyLoader.add(row), onStep: step },
-        );
-        await keyLoader.flush();
-        if (!written) continue; // the rows went away meanwhile (nothing to archive)
-        const record = recordFromManifest(written.body, written.manifestRel, written.manifestSha256);
-        await recordArchive(store, record);
-        await step('committed', { seq });
-        tip = { seq, sha256: written.manifestSha256 };
-        metrics.retentionArchived.inc({ severity: g.severity }, record.row_count);
-        e.archived_rows += record.row_count;
-        e.archive_seq = seq;
-        report.archives.push({ seq, partition, severity: g.severity, file: record.file, manifest: record.manifest, rows: record.row_count, sha256: record.file_sha256 });
-        report.totals.archives++;
-        report.totals.archived_rows += record.row_count;
-        staged.push(record);
-        stagedRows += record.row_count;
-        if (stagedRows >= DELETE_BATCH_ROWS) await flush();
-      }
-      await flush();
-      await clearKeys(store);
-    } finally {
-      lock.release();
-    }
-  }
-
-  /** Deletes the rows of committed archives (keys staged), then marks the archives deleted. */
-  private async deleteArchived(report: RetentionReport, archives: ArchiveRecord[], step: StepHook): Promise<void> {
-    const { store, metrics } = this.deps;
-    const seqs = archives.map((a) => a.seq);
-    const partitions = [...new Set(archives.map((a) => a.partition))].sort();
-    const live = await countArchivedRows(store, partitions, seqs);
-    const total = [...live.values()].reduce((a, b) => a + b, 0);
-    if (total > 0) {
-      if (this.deps.integrity) {
-        const cond = archivedRowsCondition(store, partitions, seqs);
-        await recordRetentionCuts(store, this.deps.integrity.mac, cond.sql, cond.params);
-      }
-      await deleteArchivedRows(store, partitions, seqs);
-    }
-    await step('deleted', { partitions, seqs });
-    const remaining = await remainingArchivedRows(store, partitions, seqs);
-    if (remaining > 0) throw new Error(`${remaining} archived rows are still in audit_activities after the delete`);
-    for (const a of archives) {
-      const n = live.get(a.seq) ?? 0;
-      await markDeleted(store, a, n, Date.now());
-      metrics.retentionDeleted.inc({ severity: a.severity }, n);
-      this.entry(report, a.partition, a.severity as Severity).deleted_rows += n;
-      report.totals.deleted_rows += n;
-    }
-    await step('marked-deleted', { partitions, seqs });
-    await clearKeys(store);
-  }
-
-  /** Archiving off: the TTL deletes; make it act now where expired rows remain. */
-  private async enforceTtl(report: RetentionReport, cutoffs: Record<Severity, number>, step: StepHook): Promise<void> {
-    const { store, metrics, log } = this.deps;
-    if (!(await tableHasTtl(store))) {
-      const w = 'audit_activities has no retention TTL although archiving is off; run `audithouse migrate` to reconcile';
-      log.warn(w);
-      report.warnings.push(w);
-    }
-    const before = await expiredGroups(store, cutoffs);
-    if (this.deps.integrity && before.length > 0) {
-      // The TTL deletes inside ClickHouse, by the server's clock, in any merge: record every row
-      // it may take before the next run (recording a row that is still there is harmless).
-      const horizon = expiredCondition(cutoffsAt(Math.max(Date.parse(report.now), Date.now()) + TTL_CUT_HORIZON_MS, this.deps.config.retention.days));
-      await recordRetentionCuts(store, this.deps.integrity.mac, horizon.sql, horizon.params);
-    }
-    for (const partition of new Set(before.map((g) => g.partition))) {
-      await materializeTtl(store, partition);
-      await step('ttl-materialized', { partition });
-    }
-    const after = new Map((await expiredGroups(store, cutoffs)).map((g) => [`${g.partition}/${g.severity}`, g.rows]));
-    for (const g of before) {
-      const deleted = Math.max(0, g.rows - (after.get(`${g.partition}/${g.severity}`) ?? 0));
-      Object.assign(this.entry(report, g.partition, g.severity), {
-        expired_rows: g.rows,
-        first_timestamp: new Date(g.firstMs).toISOString(),
-        last_timestamp: new Date(g.lastMs).toISOString(),
-        deleted_rows: deleted,
-      });
-      metrics.retentionDeleted.inc({ severity: g.severity }, deleted);
-      report.totals.deleted_rows += deleted;
     }
   }
 }

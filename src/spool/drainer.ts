@@ -12,50 +12,21 @@
 //
 // Without a log (AUDIT_SPOOL_MAX_BYTES=0) the same loop inserts what callers queued, at once,
 // and answers them: stored, or refused (the caller then answers 503/4xx and nothing is kept).
-import type { EventRow } from '../event/model.ts';
-import type { Logger } from '../logger.ts';
-import type { Metrics } from '../metrics.ts';
+//
+// This file: the loop, its waiters and backoff, and what happens to a refused batch. What a batch
+// holds, when one is due, and the options (the one write path) are in drain-batch.ts.
 import { isRetryable, loggableError } from '../store/errors.ts';
-import type { PendingEntry, PendingRows, WriteResult } from './pending.ts';
-import type { Spool, SpoolBatch } from './spool.ts';
+import { aheadBatch, dueIn, freshRows, memoryBatch, recordAfter, type Batch, type DrainerOptions } from './drain-batch.ts';
+import type { PendingEntry, WriteResult } from './pending.ts';
 
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 2_000;
 const REFUSALS_BEFORE_QUARANTINE = 3;
 
-export interface DrainerOptions<P> {
-  spool: Spool | undefined;
-  pending: PendingRows;
-  /** Events per insert, at most. */
-  maxRows: number;
-  /** Longest an acknowledged event waits before its insert starts. */
-  maxWaitMs: number;
-  /**
-   * THE one write path, in two steps: prepare (de-duplication, hash chains; `fresh`: rows whose
-   * ids need no lookup; `after`: the batch being written now) and write (the insert).
-   */
-  prepare(groups: EventRow[][], fresh: ReadonlySet<EventRow>, after?: P): Promise<P>;
-  write(prepared: P): Promise<WriteResult[]>;
-  /** Resolves once the store is migrated and reachable. */
-  ready: Promise<void>;
-  /** Called whenever the drain state changes (the writer decides what readiness reports). */
-  onProgress(): void;
-  metrics?: Metrics | undefined;
-  log?: Logger | undefined;
-}
-
 interface Waiter {
   target: number;
   failOnError: boolean;
   resolve(stored: boolean): void;
-}
-
-interface Batch {
-  /** Entries from memory (undefined: the batch was read from the log on disk). */
-  entries: PendingEntry[] | undefined;
-  spool: SpoolBatch | undefined;
-  groups: EventRow[][];
-  events: number;
 }
 
 export class Drainer<P> {
@@ -144,15 +115,6 @@ export class Drainer<P> {
     for (const w of [...this.waiters]) w.resolve(false);
   }
 
-  private due(): { now: boolean; inMs: number } {
-    const p = this.opts.pending;
-    const oldest = p.oldestAt();
-    if (oldest === undefined) return { now: false, inMs: Number.POSITIVE_INFINITY };
-    if (this.closing || p.events >= this.opts.maxRows || this.waiters.length > 0) return { now: true, inMs: 0 };
-    const inMs = oldest + this.opts.maxWaitMs - Date.now();
-    return { now: inMs <= 0, inMs };
-  }
-
   private async run(): Promise<void> {
     let backoff = MIN_BACKOFF_MS;
     let refusals = 0;
@@ -213,32 +175,19 @@ export class Drainer<P> {
       this.diskHeadAt = read?.groups[0]?.[0]?.received_at;
       if (read) return { entries: undefined, spool: read, groups: read.groups, events: read.events };
     }
-    const due = this.due();
+    const due = dueIn(this.opts, this.closing, this.waiters.length);
     if (!due.now) {
       await this.sleep(due.inMs);
       return undefined;
     }
-    const entries = this.opts.pending.peek(this.opts.maxRows, maxEntries);
-    const groups = entries.map((e) => e.rows);
-    const events = groups.reduce((n, g) => n + g.length, 0);
-    const end = entries.at(-1)?.end;
-    return { entries, groups, events, spool: spool && end ? { groups, events, end } : undefined };
-  }
-
-  private fresh(batch: Batch): Set<EventRow> {
-    const fresh = new Set<EventRow>();
-    for (const e of batch.entries ?? []) {
-      if (e.attempted || !e.minted) continue;
-      e.rows.forEach((r, i) => e.minted![i] && fresh.add(r));
-    }
-    return fresh;
+    return memoryBatch(this.opts.pending.peek(this.opts.maxRows, maxEntries), spool);
   }
 
   /** Prepares (or takes the prepared) batch, inserts it, and meanwhile prepares the next one when it is due. */
   private async storeBatch(batch: Batch, preparedAhead?: Promise<P>): Promise<void> {
     let results: WriteResult[];
     try {
-      const prepared = (await preparedAhead?.catch(() => undefined)) ?? (await this.opts.prepare(batch.groups, this.fresh(batch)));
+      const prepared = (await preparedAhead?.catch(() => undefined)) ?? (await this.opts.prepare(batch.groups, freshRows(batch)));
       const writing = this.opts.write(prepared);
       this.lookAhead(batch, prepared);
       results = await writing;
@@ -258,19 +207,9 @@ export class Drainer<P> {
    * overlaps the engine's insert of the previous one. Only from memory, only in order.
    */
   private lookAhead(batch: Batch, prepared: P): void {
-    if (!batch.entries) return;
-    const p = this.opts.pending;
-    const skip = batch.entries.length;
-    const next = p.at(skip);
-    if (!next) return;
-    const waiting = p.events - batch.events;
-    if (!(this.closing || waiting >= this.opts.maxRows || next.at + this.opts.maxWaitMs <= Date.now())) return;
-    const entries = p.peek(this.opts.maxRows, Number.POSITIVE_INFINITY, skip);
-    const groups = entries.map((e) => e.rows);
-    const events = groups.reduce((n, g) => n + g.length, 0);
-    const end = entries.at(-1)?.end;
-    const nb: Batch = { entries, groups, events, spool: this.opts.spool && end ? { groups, events, end } : undefined };
-    const ready = this.opts.prepare(groups, this.fresh(nb), prepared);
+    const nb = aheadBatch(batch, this.opts, this.closing);
+    if (!nb) return;
+    const ready = this.opts.prepare(nb.groups, freshRows(nb), prepared);
     ready.catch(() => {}); // a failure here is retried when the batch's turn comes
     this.ahead = { batch: nb, prepared: ready };
   }
@@ -313,17 +252,7 @@ export class Drainer<P> {
    * Storing that next record early is harmless: its turn comes later and finds it stored.
    */
   private async nextOneGoesThrough(batch: Batch): Promise<boolean> {
-    let groups: EventRow[][] | undefined;
-    if (batch.entries) {
-      const next = this.opts.pending.at(batch.entries.length);
-      if (next) {
-        next.attempted = true; // stored early: its own turn must look its ids up
-        groups = [next.rows];
-      }
-    } else {
-      const next = await this.opts.spool!.read(this.opts.maxRows, 1, batch.spool!.end);
-      groups = next?.groups;
-    }
+    const groups = await recordAfter(batch, this.opts);
     if (!groups || groups.length === 0) return false;
     try {
       await this.opts.write(await this.opts.prepare(groups, new Set()));

@@ -6,16 +6,17 @@
 // write, so a torn tail stays a torn tail: detected by its checksum, skipped and counted.
 //
 // The read position is saved in `cursor.json` without fsync: losing it (power loss) replays a
-// few records, which the writer's (tenant, id) de-duplication stores once.
-import fsp, { type FileHandle } from 'node:fs/promises';
+// few records, which the writer's (tenant, id) de-duplication stores once. The segment files
+// themselves (naming, creation, readers, the scan at startup) are in segments.ts.
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { EventRow } from '../event/model.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { loadCursor, lockDir, saveCursor, syncDir, unlockDir, type Position } from './dir.ts';
+import { lockDir, saveCursor, unlockDir, type Position } from './dir.ts';
 import { SpoolTooSmallError, SpoolUnavailableError } from './errors.ts';
 import { encodeFrame } from './frame.ts';
-import { SegmentReader, type CorruptReason } from './segment-reader.ts';
+import { closeSegment, countCorrupt, createSegment, scanSegments, segmentReader, writeQuarantineFile, type ActiveSegment, type Segment } from './segments.ts';
 
 export interface SpoolOptions {
   dir: string;
@@ -40,23 +41,11 @@ export interface SpoolBatch {
   end: Position;
 }
 
-interface Segment {
-  seq: number;
-  file: string;
-  /** Bytes known to hold whole, fsynced frames (for old segments: the file size). */
-  size: number;
-  reader?: { fh: FileHandle; segment: SegmentReader };
-  /** Offsets already counted as corrupt, so a re-read does not count them twice. */
-  counted: Set<number>;
-}
-
-const SEGMENT_RE = /^(\d{20})\.seg$/;
-const segmentName = (seq: number) => `${String(seq).padStart(20, '0')}.seg`;
 const DISK_ERROR_HOLD_MS = 5_000;
 
 export class Spool {
   private segments: Segment[] = [];
-  private active: { segment: Segment; fh: FileHandle } | undefined;
+  private active: ActiveSegment | undefined;
   private head: Position = { seq: 0, offset: 0 };
   private nextSeq = 1;
   private pending = 0;
@@ -156,7 +145,7 @@ export class Spool {
     if (frames.length === 0) return [];
 
     this.appending = true;
-    let active: { segment: Segment; fh: FileHandle } | undefined;
+    let active: ActiveSegment | undefined;
     try {
       await this.opts.faults?.beforeSpoolAppend();
       active = this.active ?? (await this.startSegment());
@@ -201,7 +190,7 @@ export class Spool {
     for (let i = this.segments.findIndex((s) => s.seq >= pos.seq); i >= 0 && i < this.segments.length; i++) {
       const segment = this.segments[i]!;
       if (segment.seq !== pos.seq) pos = { seq: segment.seq, offset: 0 };
-      const reader = await this.readerFor(segment);
+      const reader = await segmentReader(segment);
       for (;;) {
         if (groups.length > 0 && (events >= maxEvents || groups.length >= maxRecords)) return { groups, events, end: pos };
         const item = await reader.next(pos.offset, segment.size, true);
@@ -209,7 +198,7 @@ export class Spool {
         pos = { seq: segment.seq, offset: item.offset + item.bytes };
         moved = true;
         if (item.kind === 'corrupt') {
-          this.countCorrupt(segment, item.offset, item.bytes, item.reason);
+          countCorrupt(segment, item.offset, item.bytes, item.reason, this.opts);
           continue;
         }
         groups.push(item.rows!);
@@ -254,16 +243,7 @@ export class Spool {
 
   /** Moves records the store refuses for good into quarantine/ (same frame format), then commits past them. */
   async quarantine(batch: SpoolBatch): Promise<string> {
-    const dir = path.join(this.opts.dir, 'quarantine');
-    await fsp.mkdir(dir, { recursive: true });
-    const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${segmentName(this.head.seq)}`);
-    const fh = await fsp.open(file, 'wx');
-    try {
-      await fh.write(Buffer.concat(batch.groups.map((g) => encodeFrame(g))));
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
+    const file = await writeQuarantineFile(this.opts.dir, this.head.seq, batch.groups);
     this.opts.metrics?.spoolQuarantined.inc(batch.events);
     await this.commit(batch);
     return file;
@@ -283,18 +263,8 @@ export class Spool {
     this.opts.metrics?.spoolBytes.set(this.totalBytes);
   }
 
-  private async startSegment(): Promise<{ segment: Segment; fh: FileHandle }> {
-    const segment: Segment = { seq: this.nextSeq++, file: '', size: 0, counted: new Set() };
-    segment.file = path.join(this.opts.dir, segmentName(segment.seq));
-    const fh = await fsp.open(segment.file, 'wx');
-    try {
-      // The new directory entry must survive a power loss too, or the fsynced frames are unreachable.
-      syncDir(this.opts.dir);
-    } catch (err) {
-      await fh.close().catch(() => {});
-      await fsp.rm(segment.file, { force: true }).catch(() => {});
-      throw err;
-    }
+  private async startSegment(): Promise<ActiveSegment> {
+    const { segment, fh } = await createSegment(this.opts.dir, this.nextSeq++);
     this.segments.push(segment);
     if (this.segments.length === 1) this.head = { seq: segment.seq, offset: 0 };
     this.active = { segment, fh };
@@ -302,56 +272,18 @@ export class Spool {
   }
 
   /** Stops appending to a segment; after a failed write, first cuts it back to its durable size. */
-  private async seal(active: { segment: Segment; fh: FileHandle }, truncate: boolean): Promise<void> {
+  private async seal(active: ActiveSegment, truncate: boolean): Promise<void> {
     if (this.active === active) this.active = undefined;
-    if (truncate) await active.fh.truncate(active.segment.size).catch(() => {});
-    await active.fh.close().catch(() => {});
-  }
-
-  private async readerFor(segment: Segment): Promise<SegmentReader> {
-    if (!segment.reader) {
-      const fh = await fsp.open(segment.file, 'r');
-      segment.reader = { fh, segment: new SegmentReader(fh) };
-    }
-    return segment.reader.segment;
-  }
-
-  private countCorrupt(segment: Segment, offset: number, bytes: number, reason: CorruptReason): void {
-    if (segment.counted.has(offset)) return;
-    segment.counted.add(offset);
-    this.opts.metrics?.spoolCorrupt.inc({ reason });
-    this.opts.log?.warn({ segment: path.basename(segment.file), offset, bytes, reason }, 'spool: skipping a corrupt or torn record');
+    await closeSegment(active, truncate);
   }
 
   /** Finds the segments a previous run left, resumes at the saved cursor, counts what is pending. */
   private async recover(): Promise<void> {
-    const names = (await fsp.readdir(this.opts.dir)).filter((n) => SEGMENT_RE.test(n)).sort();
-    // Trust the cursor only if its segment is still here; otherwise replaying everything is the safe side.
-    const saved = await loadCursor(this.opts.dir);
-    const cursor = saved && names.includes(segmentName(saved.seq)) ? saved : undefined;
-    for (const name of names) {
-      const seq = Number(SEGMENT_RE.exec(name)![1]);
-      const file = path.join(this.opts.dir, name);
-      if (cursor && seq < cursor.seq) {
-        await fsp.rm(file, { force: true }); // drained before the last stop
-        continue;
-      }
-      const { size } = await fsp.stat(file);
-      this.segments.push({ seq, file, size, counted: new Set() });
-      this.nextSeq = Math.max(this.nextSeq, seq + 1);
-    }
-    const first = this.segments[0];
-    this.head = first ? (cursor && cursor.seq === first.seq ? { seq: first.seq, offset: Math.min(cursor.offset, first.size) } : { seq: first.seq, offset: 0 }) : { seq: 0, offset: 0 };
-    for (const segment of this.segments) {
-      const reader = await this.readerFor(segment);
-      let pos = segment.seq === this.head.seq ? this.head.offset : 0;
-      for (let item = await reader.next(pos, segment.size, false); item; item = await reader.next(pos, segment.size, false)) {
-        pos = item.offset + item.bytes;
-        if (item.kind === 'corrupt') this.countCorrupt(segment, item.offset, item.bytes, item.reason);
-        else this.pending += item.events;
-      }
-      reader.reset();
-    }
+    const found = await scanSegments(this.opts.dir, this.nextSeq, this.opts);
+    this.segments.push(...found.segments);
+    this.nextSeq = found.nextSeq;
+    this.head = found.head;
+    this.pending += found.pending;
     this.totalBytes = this.segments.reduce((n, s) => n + s.size, 0);
     if (this.pending === 0 && this.segments.length > 0) {
       // Nothing to replay (only drained or corrupt bytes): start clean.
