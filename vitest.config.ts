@@ -5,8 +5,8 @@ export default defineConfig({
   // examples/ import the package by name; tests run them on the sources, not on a build.
   resolve: {
     alias: {
-      'audithouse/client': fileURLToPath(new URL('./src/client/index.ts', import.meta.url)),
-      'audithouse/hono': fileURLToPath(new URL('./src/hono/index.ts', import.meta.url)),
+      'audithouse/client': fileURLToPath(new URL('./src/sdk/client/index.ts', import.meta.url)),
+      'audithouse/hono': fileURLToPath(new URL('./src/sdk/hono/index.ts', import.meta.url)),
     },
   },
   test: {

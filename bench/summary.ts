@@ -1,5 +1,5 @@
 // How much the analytics views buy: GET /api/v1/audit/summary's queries served from the views
-// vs the same summary computed from raw rows (src/analytics/reference.ts), on the embedded engine.
+// vs the same summary computed from raw rows (test/support/summary-reference.ts), on the embedded engine.
 // Also the price: insert throughput into audit_activities with and without the views' triggers.
 //
 //   node --import tsx bench/summary.ts [--rows 5000000] [--tenants 20] [--days 90] [--users 1000] [--resources 2000]
@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { summarizeFromRaw } from '../src/analytics/reference.ts';
+import { summarizeFromRaw } from '../test/support/summary-reference.ts';
 import { summarize } from '../src/analytics/summary.ts';
 import { VIEWS } from '../src/analytics/views.ts';
 import { insertEvents } from '../src/store/activity-rows.ts';

@@ -99,3 +99,28 @@ async function printDevWelcome(secret: string, file: string, port: number, maxTt
 
 `);
 }
+
+/** The `serve` verb: runs until SIGTERM/SIGINT; a second signal or the shutdown timeout exits at once. */
+export async function serveCommand(_args: string[], config: Config): Promise<number> {
+  const server = await serve(config);
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    signals++;
+    // Exiting early is safe: a 202 was only sent once its events were stored or fsynced into the spool.
+    if (signals > 1) {
+      process.stderr.write(`second ${sig}: exiting now; acknowledged events are stored or spooled\n`);
+      process.exit(1);
+    }
+    setTimeout(() => {
+      process.stderr.write(`shutdown timeout (${config.shutdownTimeoutMs} ms) passed: exiting; the spool is replayed at the next start\n`);
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
+    server.close().then(() => process.exit(0), (err) => {
+      process.stderr.write(`shutdown failed: ${String(err)}\n`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  return new Promise<number>(() => {}); // runs until a signal
+}

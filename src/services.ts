@@ -16,7 +16,7 @@ import { retentionPolicy } from './retention/policy.ts';
 import { Store } from './store/client.ts';
 import { migrate } from './store/migrate.ts';
 import { watchStorageSize, type StorageSizeWatcher } from './store/storage-size.ts';
-import type { FaultInjector } from './spool/faults.ts';
+import type { WriteFaults } from './spool/faults.ts';
 import { Spool } from './spool/spool.ts';
 import { migrateWhenReachable } from './spool/store-ready.ts';
 
@@ -31,7 +31,7 @@ export interface StartedServices extends Services {
 }
 
 /** `faults` is for the durability tests only (see src/spool/faults.ts). */
-export async function startServices(config: Config, log: Logger, opts: { store?: Store; faults?: FaultInjector } = {}): Promise<StartedServices> {
+export async function startServices(config: Config, log: Logger, opts: { store?: Store; faults?: WriteFaults } = {}): Promise<StartedServices> {
   const metrics = createMetrics({ activityTypeLabels: config.metrics.activityTypes });
   const store = opts.store ?? (await Store.fromConfig(config, metrics));
   // Keys only: no store access until the first write, so a store that is down does not stop start-up.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { summarizeFromRaw } from '../src/analytics/reference.ts';
+import { summarizeFromRaw } from './support/summary-reference.ts';
 import type { AuditSummary } from '../src/analytics/summary.ts';
 import { mintToken } from '../src/auth/jwt.ts';
 import { createTestService, TEST_SECRET, type TestService } from './helpers.ts';

@@ -12,8 +12,8 @@ import {
   type AuditEvent as ClientAuditEvent,
   type AuditEventInput as ClientAuditEventInput,
   type BufferPolicy,
-} from '../src/client/index.ts';
-import { backoffDelay, parseRetryAfter } from '../src/client/retry.ts';
+} from '../src/sdk/client/index.ts';
+import { backoffDelay, parseRetryAfter } from '../src/sdk/client/retry.ts';
 import type { AuditEvent as ServerAuditEvent } from '../src/event/model.ts';
 import type { AuditEventInput as ServerAuditEventInput } from '../src/event/input.ts';
 import { startFront, startService, type RunningService } from './running-service.ts';

@@ -1,7 +1,7 @@
 // The TypeScript client against the real running service (serve() on a loopback port, embedded
 // ClickHouse): volume from concurrent callers, a restart mid-stream, a 429/503 storm.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditClient, type AuditDeliveryError } from '../src/client/index.ts';
+import { AuditClient, type AuditDeliveryError } from '../src/sdk/client/index.ts';
 import { startFront, startService, type FrontRequest, type RunningService } from './running-service.ts';
 
 let svc: RunningService;

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventRow } from '../src/event/model.ts';
-import { FaultInjector } from '../src/spool/faults.ts';
+import { FaultInjector } from './support/faults.ts';
 import { Spool } from '../src/spool/spool.ts';
 import { createTestService, event, testDataDir, type TestService } from './helpers.ts';
 

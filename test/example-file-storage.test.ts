@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sign } from 'hono/jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditClient, type AuditEvent } from '../src/client/index.ts';
+import { AuditClient, type AuditEvent } from '../src/sdk/client/index.ts';
 import { startFileStorage } from '../examples/file-storage/server.ts';
 import { startService, type RunningService } from './running-service.ts';
 

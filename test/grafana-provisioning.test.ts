@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { staleDashboards } from '../src/analytics/dashboards/index.ts';
+import { staleDashboards } from '../scripts/dashboards/index.ts';
 import { createMetrics } from '../src/metrics.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

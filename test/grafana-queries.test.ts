@@ -279,7 +279,7 @@ describe('the tenant variable, whatever tenant ids are stored', () => {
   });
 
   it('a tenant value set by a URL or data link, whatever it holds, only filters (every panel runs, nothing injected)', async () => {
-    const { whenTenant } = await import('../src/analytics/dashboards/kit.ts');
+    const { whenTenant } = await import('../scripts/dashboards/kit.ts');
     const picks = [["x'y"], ["evil') OR 1=1 --"], ['back\\slash'], ["acme' OR '1'='1", 'globex'], ["x'y", 'acme']];
     const table = t.services.store.table('audit_activities');
     for (const pick of picks) {

@@ -10,7 +10,7 @@ import { mintToken } from '../src/auth/jwt.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger, type Logger } from '../src/logger.ts';
 import { startServices, type StartedServices } from '../src/services.ts';
-import type { FaultInjector } from '../src/spool/faults.ts';
+import type { FaultInjector } from './support/faults.ts';
 
 export const TEST_SECRET = 'test-secret-0123456789-0123456789-abcdef';
 

@@ -6,8 +6,8 @@ import { HTTPException } from 'hono/http-exception';
 import { jwt, sign } from 'hono/jwt';
 import { requestId } from 'hono/request-id';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditClient, type AuditDeliveryError, type AuditEvent } from '../src/client/index.ts';
-import { audit, type AuditVariables } from '../src/hono/index.ts';
+import { AuditClient, type AuditDeliveryError, type AuditEvent } from '../src/sdk/client/index.ts';
+import { audit, type AuditVariables } from '../src/sdk/hono/index.ts';
 import { startFront, startService, type RunningService } from './running-service.ts';
 
 const USER_SECRET = 'the-test-apps-own-user-secret-0123456789';

@@ -10,7 +10,7 @@ import { Checkpointer } from '../src/integrity/checkpoints.ts';
 import type { IntegrityKeys } from '../src/integrity/keys.ts';
 import { createLogger } from '../src/logger.ts';
 import { startServices, type StartedServices } from '../src/services.ts';
-import type { FaultInjector } from '../src/spool/faults.ts';
+import type { FaultInjector } from './support/faults.ts';
 import type { Store } from '../src/store/client.ts';
 import { TEST_SECRET, testDataDir } from './helpers.ts';
 

@@ -11,7 +11,7 @@ import { deleteWithCuts } from '../src/integrity/cuts.ts';
 import { loadIntegrityKeys, macKeys } from '../src/integrity/keys.ts';
 import { verifyChains, parseSince, type VerifyReport } from '../src/integrity/verify.ts';
 import { createTestService, event, testDataDir, type TestService } from './helpers.ts';
-import { FaultInjector } from '../src/spool/faults.ts';
+import { FaultInjector } from './support/faults.ts';
 import { chainRows, directWriter, row, startOn } from './integrity-helpers.ts';
 import type { EventRow } from '../src/event/model.ts';
 

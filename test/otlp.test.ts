@@ -3,7 +3,7 @@
 // OTLP answers (partialSuccess, protobuf for protobuf, Status for errors), and idempotent retries.
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FaultInjector } from '../src/spool/faults.ts';
+import { FaultInjector } from './support/faults.ts';
 import { createTestService } from './helpers.ts';
 import { attrs, decodeResponse, toProtobuf } from './otlp-helpers.ts';
 import { startService, type RunningService } from './running-service.ts';

@@ -36,7 +36,7 @@ describe('package exports', () => {
     expect(pkg.scripts.prepare).toBe('npm run build');
     for (const name of ['./client', './hono']) {
       const entry = pkg.exports[name]!;
-      expect(entry).toEqual({ types: `./dist/${name.slice(2)}/index.d.ts`, import: `./dist/${name.slice(2)}/index.js` });
+      expect(entry).toEqual({ types: `./dist/sdk/${name.slice(2)}/index.d.ts`, import: `./dist/sdk/${name.slice(2)}/index.js` });
       expect(fs.existsSync(path.join(root, entry.types))).toBe(true);
       expect(fs.existsSync(path.join(root, entry.import))).toBe(true);
     }
@@ -89,7 +89,7 @@ describe('package exports', () => {
   });
 
   it('audithouse/client depends on nothing but the platform (its built files import only each other and node:crypto)', () => {
-    const dir = path.join(root, 'dist', 'client');
+    const dir = path.join(root, 'dist', 'sdk', 'client');
     const specifiers = fs.readdirSync(dir).filter((f) => f.endsWith('.js')).flatMap((f) =>
       [...fs.readFileSync(path.join(dir, f), 'utf8').matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!));
     expect(specifiers.length).toBeGreaterThan(0);

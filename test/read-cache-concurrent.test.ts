@@ -5,7 +5,7 @@
 // (src/analytics/summary-cache.ts) equals the views' and the raw rows' summary throughout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../src/auth/jwt.ts';
-import { summarizeFromRaw } from '../src/analytics/reference.ts';
+import { summarizeFromRaw } from './support/summary-reference.ts';
 import { summarize, type AuditSummary } from '../src/analytics/summary.ts';
 import { queryPage, type ActivityFilters, type Cursor } from '../src/store/activities.ts';
 import { createTestService, event, TEST_SECRET, type TestService } from './helpers.ts';

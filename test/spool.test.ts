@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EventRow } from '../src/event/model.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { SpoolLockedError, SpoolUnavailableError } from '../src/spool/errors.ts';
-import { FaultInjector } from '../src/spool/faults.ts';
+import { FaultInjector } from './support/faults.ts';
 import { HEADER_BYTES } from '../src/spool/frame.ts';
 import { Spool, type SpoolOptions } from '../src/spool/spool.ts';
 

@@ -2,7 +2,7 @@
 // readable at once from the instance that acknowledged it (reads merge the unstored rows).
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FaultInjector } from '../src/spool/faults.ts';
+import { FaultInjector } from './support/faults.ts';
 import { uuidSortKey } from '../src/query/pending-reads.ts';
 import { createTestService, event, type TestService } from './helpers.ts';
 

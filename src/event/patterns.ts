@@ -34,7 +34,7 @@ export const isReservedActivityType = (t: string) => t.startsWith(RESERVED_ACTIV
  * Tenant ids, on every path (events, query parameters, erasure, token claims, the CLI): ASCII
  * letters, digits, ".", "_" and "-", starting with a letter or digit, at most 128 characters.
  * Nothing a SQL string literal, a URL, a Grafana variable or a log line would need to escape:
- * the dashboards' tenant variable filters on this very pattern (src/analytics/dashboards/kit.ts),
+ * the dashboards' tenant variable filters on this very pattern (scripts/dashboards/kit.ts),
  * because the Grafana ClickHouse plugin does not escape multi-value variables.
  */
 export const TENANT_ID_MAX = 128;

@@ -5,7 +5,7 @@
 import type { EventRow } from '../event/model.ts';
 import type { HashChain, SealedRows } from '../integrity/chain.ts';
 import type { Metrics } from '../metrics.ts';
-import type { FaultInjector } from '../spool/faults.ts';
+import type { WriteFaults } from '../spool/faults.ts';
 import type { WriteResult } from '../spool/pending.ts';
 import { insertEvents } from '../store/activity-rows.ts';
 import { eventKey, existingKeys } from '../store/activities.ts';
@@ -45,7 +45,7 @@ export class InsertStep {
     private readonly chain: HashChain | undefined,
     private readonly listeners: readonly StoredRowsListener[],
     private readonly metrics?: Metrics,
-    private readonly faults?: FaultInjector,
+    private readonly faults?: WriteFaults,
   ) {}
 
   /** Whether an insert was sent for this pending row (it is new: no stored event shares its id). */

@@ -18,7 +18,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { Drainer } from '../spool/drainer.ts';
 import { SpoolFullError, SpoolTooSmallError, SpoolUnavailableError } from '../spool/errors.ts';
-import type { FaultInjector } from '../spool/faults.ts';
+import type { WriteFaults } from '../spool/faults.ts';
 import { PendingRows, type PendingRow, type WriteResult } from '../spool/pending.ts';
 import type { Spool } from '../spool/spool.ts';
 import type { Store } from '../store/client.ts';
@@ -60,7 +60,7 @@ export interface Durability {
   /** Resolves once the store is migrated and reachable; until then writes wait in the log. */
   storeReady?: Promise<void> | undefined;
   /** Test-only fault injection. */
-  faults?: FaultInjector | undefined;
+  faults?: WriteFaults | undefined;
 }
 
 export type DegradedReason = 'store-failing' | 'store-slow' | 'store-unreachable' | 'replaying-spool';

@@ -9,7 +9,7 @@ import { healthDashboard } from './health.ts';
 import type { Json } from './kit.ts';
 import { overviewDashboard } from './overview.ts';
 
-export const DASHBOARDS_DIR = fileURLToPath(new URL('../../../grafana/dashboards/', import.meta.url));
+export const DASHBOARDS_DIR = fileURLToPath(new URL('../../grafana/dashboards/', import.meta.url));
 
 /** File name → dashboard JSON. */
 export function buildDashboards(): Record<string, Json> {

@@ -1,9 +1,10 @@
 // "Activity feed": the live table of raw events (30 s refresh) with every filter an analyst
 // reaches for. A user or resource cell links back here filtered to that user or resource, so
 // "everything about X" is one click from any row on any dashboard.
-import { severities } from '../../event/model.ts';
-import { VIEWS } from '../views.ts';
-import { customVariable, dashboard, DB, layout, queryVariable, tenantVariable, sqlTarget, stat, table, textValue, textVariable, timeseries, when, whenTenant, type ColumnLink, type Json } from './kit.ts';
+import { VIEWS } from '../../src/analytics/views.ts';
+import { severities } from '../../src/event/model.ts';
+import { customVariable, dashboard, DB, layout, queryVariable, tenantVariable, sqlTarget, textValue, textVariable, when, whenTenant, type Json } from './kit.ts';
+import { stat, table, timeseries, type ColumnLink } from './panels.ts';
 
 export const FEED_UID = 'audit-activity-feed';
 const FEED_URL = `/d/${FEED_UID}/activity-feed`;

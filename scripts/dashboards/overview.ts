@@ -1,8 +1,9 @@
 // "Audit overview": what happened, how much, how badly, by whom and to what. Every chart reads
 // the analytics views (cheap at any volume); only the latest HIGH/CRITICAL table reads raw rows.
-import { severities } from '../../event/model.ts';
-import { VIEWS } from '../views.ts';
-import { barchart, customVariable, dashboard, DB, layout, tenantVariable, sqlTarget, stat, table, timeseries, when, whenTenant, type Json } from './kit.ts';
+import { VIEWS } from '../../src/analytics/views.ts';
+import { severities } from '../../src/event/model.ts';
+import { customVariable, dashboard, DB, layout, tenantVariable, sqlTarget, when, whenTenant, type Json } from './kit.ts';
+import { barchart, stat, table, timeseries } from './panels.ts';
 import { resourceLink, userLink } from './feed.ts';
 
 export const OVERVIEW_UID = 'audit-overview';

@@ -1,7 +1,8 @@
 // "Service health": the service's own Prometheus metrics (names from src/metrics.ts and the
 // contract): ingest, HTTP latency and errors, batching, spool, store operations, retention,
 // storage and the Node process.
-import { dashboard, layout, promTarget, promVariable, PROMETHEUS, stat, timeseries, type Json } from './kit.ts';
+import { dashboard, layout, promTarget, promVariable, PROMETHEUS, type Json } from './kit.ts';
+import { stat, timeseries } from './panels.ts';
 
 export const HEALTH_UID = 'audit-service-health';
 

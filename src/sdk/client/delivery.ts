@@ -7,31 +7,11 @@
 // lost on the way back.
 import { AuditDeliveryError, BufferFullError, type DeliveryErrorKind } from './errors.ts';
 import { MAX_EVENT_BYTES, resolveOptions, utf8Length, type DeliveryOptions, type DeliveryStats, type ResolvedOptions } from './options.ts';
-import { backoffDelay, isRetryableStatus, parseRetryAfter } from './retry.ts';
-import { httpError, type Transport } from './transport.ts';
+import { judgeRefusal, type Entry, type Outcome } from './refusal.ts';
+import { backoffDelay } from './retry.ts';
+import type { Transport } from './transport.ts';
 import type { AuditEventInput } from './types.ts';
 import { uuidv7 } from './uuid.ts';
-
-const MAX_ATTEMPTS_ON_500 = 3;
-
-interface Entry {
-  seq: number;
-  id: string;
-  line: string;
-  bytes: number;
-  at: number;
-  attempts: number;
-  /** A 401 gets one more try with a fresh token from getToken. */
-  authRetried?: boolean;
-}
-
-/** After a request: what to retry after a pause, and what to send again at once. */
-interface Outcome {
-  retry: Entry[];
-  delayMs?: number;
-  cause?: unknown;
-  resend?: Entry[];
-}
 
 interface FlushWaiter {
   target: number;
@@ -189,7 +169,8 @@ export class Delivery {
         this.counters.sent += batch.length;
         for (const e of batch) this.settle(e);
       } else {
-        outcome = await this.onRefusal(res, batch);
+        outcome = await judgeRefusal(res, batch, { maxRetryAfterMs: this.o.maxRetryAfterMs, refreshesTokens: this.transport.refreshesTokens });
+        if (outcome.refused) this.refuse(outcome.refused, outcome.cause);
       }
     } catch (err) {
       // Network error or timeout: the batch may or may not be stored; its ids make a retry safe.
@@ -205,33 +186,6 @@ export class Delivery {
     if (outcome && outcome.retry.length > 0) this.retry(outcome.retry, outcome.delayMs, outcome.cause);
     if (this.active === 0) for (const r of this.idle.splice(0)) r();
     this.pump();
-  }
-
-  /** A non-2xx answer: what to retry (and when); the rest is refused for good and reported. */
-  private async onRefusal(res: Response, batch: Entry[]): Promise<Outcome> {
-    const err = await httpError(res);
-    if (isRetryableStatus(res.status)) {
-      const after = parseRetryAfter(res.headers.get('Retry-After'));
-      return { retry: batch, cause: err, ...(after !== undefined ? { delayMs: Math.min(after, this.o.maxRetryAfterMs) } : {}) };
-    }
-    // A 500 is unexpected: it may pass (a store hiccup) or repeat forever (a poison batch), so
-    // it gets a few tries, not unlimited ones.
-    if (res.status === 500 && batch[0]!.attempts < MAX_ATTEMPTS_ON_500 - 1) return { retry: batch, cause: err };
-    if (res.status === 401 && this.transport.refreshesTokens && !batch[0]!.authRetried) {
-      for (const e of batch) e.authRetried = true;
-      return { retry: batch, cause: err, delayMs: 0 };
-    }
-    // All-or-nothing refusals that name the bad events (422 invalid, 413 oversize): drop those,
-    // send the others again at once; one bad event must not sink its batch.
-    const bad = new Set((err.problem?.errors ?? []).map((e) => e.index).filter((i): i is number => Number.isInteger(i)));
-    if ((res.status === 422 || res.status === 413) && bad.size > 0 && bad.size < batch.length) {
-      const refused = batch.filter((_, i) => bad.has(i));
-      const rest = batch.filter((_, i) => !bad.has(i));
-      this.refuse(refused, err);
-      return { retry: [], resend: rest };
-    }
-    this.refuse(batch, err);
-    return { retry: [] };
   }
 
   private retry(entries: Entry[], delayMs: number | undefined, cause: unknown): void {
