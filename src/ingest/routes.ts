@@ -6,14 +6,12 @@ import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
-import { ApiError, badRequest } from '../errors.ts';
-import { isRetryable } from '../store/errors.ts';
+import { domainProblem } from '../errors.ts';
+import { ApiError, problem } from '../problems.ts';
 import { bodyFormat, NDJSON_MEDIA_TYPES, parseEvents, readRequestBody, splitEvents } from './body.ts';
 import { AuditEventInput, type EventRow } from './event.ts';
 import { normalizeEvents, rejection, validateEvents, type RejectedEvent, type RequestContext } from './normalize.ts';
 import { problemResponses } from '../openapi.ts';
-import { SpoolFullError, SpoolTooSmallError, SpoolUnavailableError } from '../spool/errors.ts';
-import { WriterClosedError, WriterOverloadedError } from './writer.ts';
 
 export const IngestAccepted = z
   .object({
@@ -46,36 +44,9 @@ export function clientIp(c: Context<AppEnv>): string {
   }
 }
 
-const RETRY_SAME_IDS = 'Retry later with the same event ids: an event that was stored meanwhile is not stored twice.';
-
 /**
- * The answer for a write that could not be made durable: never a silent drop, always a
- * Retry-After. Shared by every ingest path (native, OTLP), so they refuse alike.
- */
-export function writeRefusal(err: unknown): ApiError | undefined {
-  if (err instanceof WriterOverloadedError) {
-    return new ApiError(429, 'overloaded', `Too many events are waiting to be written; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '1' } });
-  }
-  if (err instanceof WriterClosedError) {
-    return new ApiError(503, 'shutting-down', `This instance is shutting down; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '1', Connection: 'close' } });
-  }
-  if (err instanceof SpoolTooSmallError) {
-    return new ApiError(413, 'too-large-for-spool', `The audit store is unavailable and this request (${err.bytes} bytes) is larger than the whole local spool (AUDIT_SPOOL_MAX_BYTES=${err.maxBytes}); send it in smaller requests.`);
-  }
-  if (err instanceof SpoolFullError) {
-    return new ApiError(503, 'spool-full', `The audit store is unavailable and the local spool is full; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '10' } });
-  }
-  if (err instanceof SpoolUnavailableError) {
-    return new ApiError(503, 'spool-unavailable', `The audit store is unavailable and the local spool cannot be written; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '5' } });
-  }
-  if (isRetryable(err)) {
-    return new ApiError(503, 'store-unavailable', `The audit store is unavailable; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '5' } });
-  }
-  return undefined;
-}
-
-/**
- * Writes rows durably (resolves once stored or spooled); a refusal becomes its 429/503/413.
+ * Writes rows durably (resolves once stored or spooled); a refusal (writer overloaded or closing,
+ * spool full, store down) becomes its problem in src/errors.ts, the same for every ingest path.
  * Every ingest path comes through here, so the tenant's write budget (AUDIT_WRITE_RATE_LIMIT) is
  * charged here, per event, before anything is written; a write that fails gives it back.
  */
@@ -87,7 +58,7 @@ export async function storeRows(c: Context<AppEnv>, rows: EventRow[], minted: bo
     await writer.write(rows, { minted });
   } catch (err) {
     writeRateLimit.refund(tenant, rows.length);
-    const refusal = writeRefusal(err);
+    const refusal = domainProblem(err, 'write');
     if (!refusal) c.get('services').metrics.ingestRejected.inc({ reason: 'store-error' });
     throw refusal ?? err;
   }
@@ -140,7 +111,7 @@ export function ingestRoutes() {
     try {
       // As declared (true or false); anything else, an empty value included, is a 400 as on every endpoint.
       if (partialParam !== undefined && partialParam !== 'true' && partialParam !== 'false') {
-        throw badRequest('invalid-parameters', 'Invalid request parameters: partial: must be true or false', [{ field: 'partial', message: 'must be true or false' }]);
+        throw problem('invalid-parameters', 'Invalid request parameters: partial: must be true or false', { errors: [{ field: 'partial', message: 'must be true or false' }] });
       }
       const partial = partialParam === 'true';
       const format = bodyFormat(c.req.header('Content-Type'));

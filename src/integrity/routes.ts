@@ -5,7 +5,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { TenantIdSchema } from '../ingest/event.ts';
 import { readTenant, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
-import { ApiError, badRequest } from '../errors.ts';
+import { problem } from '../problems.ts';
 import { ISO_INSTANT_SOURCE } from '../ingest/event.ts';
 import { clientIp } from '../ingest/routes.ts';
 import { problemResponses } from '../openapi.ts';
@@ -107,11 +107,11 @@ export function integrityRoutes() {
       let since: number | undefined;
       if (q.since !== undefined) {
         since = parseSince(q.since);
-        if (since === undefined) throw badRequest('invalid-parameters', 'since: must be an ISO-8601 date or date-time, or a duration such as 90m, 24h or 7d', [{ field: 'since', message: 'not a date or duration' }]);
+        if (since === undefined) throw problem('invalid-parameters', 'since: must be an ISO-8601 date or date-time, or a duration such as 90m, 24h or 7d', { errors: [{ field: 'since', message: 'not a date or duration' }] });
       }
       const { integrity, store } = c.get('services');
       if (integrity.verifying) {
-        throw new ApiError(429, 'verification-running', 'A verification is already running in this instance; retry when it has finished.', { headers: { 'Retry-After': '10' } });
+        throw problem('verification-running', 'A verification is already running in this instance; retry when it has finished.');
       }
       integrity.verifying = true;
       try {
@@ -129,7 +129,7 @@ export function integrityRoutes() {
       const { store, writer, integrity, config, accessLog, retention, log } = c.get('services');
       if (config.clickhouse.cluster) {
         // The mutation and its lookup table would have to run on every replica's local table.
-        throw new ApiError(501, 'not-implemented', 'Erasure is not implemented for a ClickHouse cluster (CLICKHOUSE_CLUSTER) yet; nothing was changed.');
+        throw problem('not-implemented', 'Erasure is not implemented for a ClickHouse cluster (CLICKHOUSE_CLUSTER) yet; nothing was changed.');
       }
       const root = config.retention.archiveLocation;
       const archives = config.retention.archiveEnabled || fs.existsSync(root) ? { root, retention, store, log } : undefined;

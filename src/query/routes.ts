@@ -3,7 +3,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { readTenant, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
-import { notFound } from '../errors.ts';
+import { problem } from '../problems.ts';
 import { AuditEvent, TenantIdSchema } from '../ingest/event.ts';
 import { problemResponses } from '../openapi.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
@@ -105,7 +105,7 @@ export function queryRoutes() {
       c.set('accessResource', id.toLowerCase());
       const event = await readOne(c.get('services').store, c.get('services').writer, tenant, id.toLowerCase());
       c.set('accessRows', event ? 1 : 0);
-      if (!event) throw notFound(`No event ${id} in tenant "${tenant}".`);
+      if (!event) throw problem('not-found', `No event ${id} in tenant "${tenant}".`);
       return c.json(event, 200);
     });
 }

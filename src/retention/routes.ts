@@ -4,9 +4,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { requireScope } from '../auth/middleware.ts';
 import { severities } from '../config.ts';
 import type { AppEnv } from '../env.ts';
-import { ApiError } from '../errors.ts';
 import { problemResponses } from '../openapi.ts';
-import { ArchiveIntegrityError, RetentionBusyError } from './job.ts';
 
 const Severity = z.enum(severities as [string, ...string[]]);
 
@@ -69,15 +67,9 @@ const runRoute = createRoute({
 export function retentionRoutes() {
   return new OpenAPIHono<AppEnv>().openapi(runRoute, async (c) => {
     const { dry_run } = c.req.valid('query');
-    try {
-      const report = await c.get('services').retention.run({ dryRun: dry_run });
-      return c.json(report, 200);
-    } catch (err) {
-      if (err instanceof RetentionBusyError) {
-        throw new ApiError(409, 'retention-running', `A retention run is in progress; try again when it ends (${err.message}).`, { headers: { 'Retry-After': '60' } });
-      }
-      if (err instanceof ArchiveIntegrityError) throw new ApiError(409, 'archive-inconsistent', err.message);
-      throw err;
-    }
+    // A run in progress (RetentionBusyError) or an inconsistent archive directory
+    // (ArchiveIntegrityError) is a 409, decided with every other domain error in src/errors.ts.
+    const report = await c.get('services').retention.run({ dryRun: dry_run });
+    return c.json(report, 200);
   });
 }
