@@ -42,7 +42,8 @@ import {
 import { RetentionBusyError, acquireLock } from './lock.ts';
 import { TTL_CUT_HORIZON_MS, recordRetentionCuts } from '../integrity/cuts.ts';
 import type { MacKeys } from '../integrity/keys.ts';
-import { loadKeysFromFiles, recoverArchiveDir, type RecoveryReport } from './recover.ts';
+import { loadKeysFromFiles, recoverArchiveDir } from './recover.ts';
+import type { PartitionReport, RetentionReport } from './report.ts';
 import { storageSizeBytes } from '../store/storage-size.ts';
 
 export { RetentionBusyError } from './lock.ts';
@@ -62,35 +63,8 @@ export interface RetentionRunOptions {
   onStep?: StepHook;
 }
 
-export interface PartitionReport {
-  partition: string;
-  severity: Severity;
-  /** Expired rows found (for a dry run: now). */
-  expired_rows: number;
-  first_timestamp: string | null;
-  last_timestamp: string | null;
-  /** Rows written to an archive (dry run: that would be). */
-  archived_rows: number;
-  /** Rows deleted from audit_activities (dry run: that would be). */
-  deleted_rows: number;
-  archive_seq: number | null;
-}
-
-export interface RetentionReport {
-  dry_run: boolean;
-  archive_enabled: boolean;
-  now: string;
-  started_at: string;
-  finished_at: string;
-  /** Per severity: rows with a timestamp before this are expired. */
-  cutoffs: Record<Severity, string>;
-  partitions: PartitionReport[];
-  archives: Array<{ seq: number; partition: string; severity: string; file: string; manifest: string; rows: number; sha256: string }>;
-  totals: { archives: number; archived_rows: number; deleted_rows: number };
-  /** What this run repaired after an interrupted one. */
-  recovered: RecoveryReport;
-  warnings: string[];
-}
+// The report's types are inferred from the schema the endpoint is documented with.
+export type { PartitionReport, RetentionReport };
 
 export interface RetentionDeps {
   store: Store;
