@@ -146,7 +146,7 @@ export const AuditEvent = z
     description: z.string(),
     outcome: OutcomeSchema,
     user_id: z.string(),
-    tenant_id: z.string(),
+    tenant_id: TenantIdSchema,
     resource_type: z.string(),
     resource_id: z.string(),
     ip_address: z.string(),

@@ -1,9 +1,10 @@
 // What the integrity endpoints answer, as zod schemas: the single source of the response types
 // (verify.ts and erasure.ts return z.infer of these) and of the OpenAPI document.
 import { z } from '@hono/zod-openapi';
+import { TenantIdSchema } from '../ingest/event.ts';
 
 export const ChainBreakSchema = z.object({
-  tenant_id: z.string(),
+  tenant_id: TenantIdSchema,
   stream: z.string(),
   seq: z.number().int().openapi({ description: 'Where the chain breaks (0: an event outside any chain)' }),
   kind: z.enum(['edited', 'deleted', 'reordered', 'inserted', 'truncated', 'bad-checkpoint']),
@@ -14,7 +15,7 @@ export const ChainBreakSchema = z.object({
 
 export const IntegrityReportSchema = z.object({
   ok: z.boolean().openapi({ description: 'true when every chain verified' }),
-  tenant_id: z.string().nullable(),
+  tenant_id: TenantIdSchema.nullable(),
   since: z.string().nullable(),
   rows: z.number().int(),
   chains: z.number().int(),
@@ -32,7 +33,7 @@ export const IntegrityReportSchema = z.object({
 
 export const ErasureResultSchema = z.object({
   erasure_id: z.string().openapi({ description: 'Id of the audit.erasure event recording this erasure' }),
-  tenant_id: z.string(),
+  tenant_id: TenantIdSchema,
   subject_ref: z.string().openapi({ description: 'Keyed pseudonym of the subject (the same for the same subject and tenant)' }),
   rows_erased: z.number().int(),
   as_actor: z.number().int(),
