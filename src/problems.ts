@@ -37,7 +37,8 @@ export interface ProblemSpec {
   headers?: Readonly<Record<string, string>>;
 }
 
-const spec = (status: ContentfulStatusCode, more: Omit<ProblemSpec, 'status'> = {}): ProblemSpec => ({ status, ...more });
+// Generic so each entry keeps its literal status (src/openapi.ts declares only catalogued ones).
+const spec = <S extends ContentfulStatusCode>(status: S, more: Omit<ProblemSpec, 'status'> = {}) => ({ status, ...more });
 
 export const PROBLEMS = {
   // The request itself: not retryable as sent.
