@@ -53,9 +53,10 @@ export function clientIp(c: Context<AppEnv>): string {
 
 /**
  * Writes rows durably (resolves once stored or spooled); a refusal (writer overloaded or closing,
- * spool full, store down) becomes its problem in src/errors.ts, the same for every ingest path.
- * Every ingest path comes through here, so the tenant's write budget (AUDIT_WRITE_RATE_LIMIT) is
- * charged here, per event, before anything is written; a write that fails gives it back.
+ * spool full, store down) becomes its problem in src/errors.ts, never a silent drop. Every ingest
+ * path (native, OTLP) comes through here, so they refuse alike, and the tenant's write budget
+ * (AUDIT_WRITE_RATE_LIMIT) is charged here, per event, before anything is written; a write that
+ * fails gives it back.
  */
 export async function storeRows(c: Context<AppEnv>, rows: EventRow[], minted: boolean[]): Promise<void> {
   const { writer, writeRateLimit } = c.get('services');
