@@ -8,7 +8,8 @@ import { authenticate, noStore } from './auth/middleware.ts';
 import { mountApiDocs } from './docs/routes.ts';
 import { archiveRoutes } from './archive/routes.ts';
 import type { AppEnv, Services } from './env.ts';
-import { ApiError, badRequest, handleError, notFound, routeLabel } from './errors.ts';
+import { handleError, routeLabel } from './errors.ts';
+import { problem } from './problems.ts';
 import { healthRoutes } from './health/routes.ts';
 import { accessLoggerOf, lazyChild } from './logger.ts';
 import { scrubLogString } from './log-redact.ts';
@@ -26,7 +27,7 @@ export function createApp(services: Services) {
     defaultHook: (result) => {
       if (!result.success) {
         const errors = result.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
-        throw badRequest('invalid-parameters', `Invalid request parameters: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, errors);
+        throw problem('invalid-parameters', `Invalid request parameters: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, { errors });
       }
     },
   });
@@ -78,11 +79,11 @@ export function createApp(services: Services) {
   app.notFound((c) => {
     const allowed = allowedMethods(app.routes, c.req.path);
     if (allowed.length > 0) {
-      return handleError(new ApiError(405, 'method-not-allowed', `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allowed.join(', ')}.`, {
+      return handleError(problem('method-not-allowed', `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allowed.join(', ')}.`, {
         headers: { Allow: allowed.join(', ') },
       }), c);
     }
-    return handleError(notFound(`No route for "${c.req.method} ${c.req.path}".`), c);
+    return handleError(problem('not-found', `No route for "${c.req.method} ${c.req.path}".`), c);
   });
 
   app.use('/api/*', noStore);

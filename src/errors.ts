@@ -1,56 +1,85 @@
-// One error type for the API and one place (app.onError) that turns errors into RFC 9457
-// problem+json. Handlers throw ApiError; nothing else decides status codes.
+// One place that turns errors into RFC 9457 problem+json: the catalogue (src/problems.ts) says
+// what each code answers; `domainProblem` says which problem a domain error is (store down,
+// writer overloaded, spool full, retention busy); app.onError (handleError) answers with it.
+// Handlers throw `problem(code, detail)` or let domain errors through; nothing else picks a status.
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { matchedRoutes } from 'hono/route';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppEnv } from './env.ts';
+import { WriterClosedError, WriterOverloadedError } from './ingest/writer.ts';
 import { diagnosticError } from './log-redact.ts';
-import { StoreError } from './store/errors.ts';
+import { ApiError, problem, reasonPhrase, type FieldError } from './problems.ts';
+import { RetentionBusyError } from './retention/lock.ts';
+import { ArchiveIntegrityError } from './retention/recover.ts';
+import { SpoolFullError, SpoolTooSmallError, SpoolUnavailableError } from './spool/errors.ts';
+import { isRetryable, StoreError } from './store/errors.ts';
 
-export interface FieldError {
-  /** Index of the event in the request body (batches), when the error is about one event. */
-  index?: number;
-  /** JSON path of the offending field, e.g. "details.user" or "severity". */
-  field?: string;
-  message: string;
-}
+export { ApiError, problem, type FieldError } from './problems.ts';
 
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  409: 'Conflict',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  422: 'Unprocessable Content',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  501: 'Not Implemented',
-  503: 'Service Unavailable',
+/**
+ * What the request was doing when a domain error stopped it. It decides what the detail tells
+ * the client, and whether a writer or spool refusal is a clean "not accepted" (only while
+ * writing events: anywhere else it is an unexpected 500, as the request may have done part of its work).
+ */
+export type Phase = 'request' | 'write' | 'export';
+
+const RETRY_SAME_IDS = 'Retry later with the same event ids: an event that was stored meanwhile is not stored twice.';
+
+const STORE_UNAVAILABLE: Record<Phase, string> = {
+  request: 'The audit store is temporarily unavailable; retry later.',
+  write: `The audit store is unavailable; this request was not accepted. ${RETRY_SAME_IDS}`,
+  export: 'The audit store is unavailable; retry later.',
 };
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: ContentfulStatusCode,
-    /** Short, stable machine-readable code; becomes the problem `type` suffix. */
-    readonly code: string,
-    detail: string,
-    readonly extra: { errors?: FieldError[]; headers?: Record<string, string> } & Record<string, unknown> = {},
-  ) {
-    super(detail);
-    this.name = 'ApiError';
+/**
+ * The answer for a write that could not be made durable: never a silent drop, always a
+ * Retry-After (except when retrying as is cannot help). Every ingest path (native, OTLP) comes
+ * through here, so they refuse alike.
+ */
+function writeRefusal(err: unknown): ApiError | undefined {
+  if (err instanceof WriterOverloadedError) {
+    return problem('overloaded', `Too many events are waiting to be written; this request was not accepted. ${RETRY_SAME_IDS}`);
   }
+  if (err instanceof WriterClosedError) {
+    return problem('shutting-down', `This instance is shutting down; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { Connection: 'close' } });
+  }
+  if (err instanceof SpoolTooSmallError) {
+    return problem('too-large-for-spool', `The audit store is unavailable and this request (${err.bytes} bytes) is larger than the whole local spool (AUDIT_SPOOL_MAX_BYTES=${err.maxBytes}); send it in smaller requests.`);
+  }
+  if (err instanceof SpoolFullError) {
+    return problem('spool-full', `The audit store is unavailable and the local spool is full; this request was not accepted. ${RETRY_SAME_IDS}`);
+  }
+  if (err instanceof SpoolUnavailableError) {
+    return problem('spool-unavailable', `The audit store is unavailable and the local spool cannot be written; this request was not accepted. ${RETRY_SAME_IDS}`);
+  }
+  return undefined;
 }
 
-export const badRequest = (code: string, detail: string, errors?: FieldError[]) =>
-  new ApiError(400, code, detail, errors ? { errors } : {});
-export const unauthorized = (detail: string) =>
-  new ApiError(401, 'unauthorized', detail, { headers: { 'WWW-Authenticate': 'Bearer' } });
-export const forbidden = (code: string, detail: string) => new ApiError(403, code, detail);
-export const notFound = (detail: string) => new ApiError(404, 'not-found', detail);
+/** The problem a thrown error is, or undefined for an unexpected one (a logged 500). */
+export function domainProblem(err: unknown, phase: Phase = 'request'): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException) {
+    const status = err.status as ContentfulStatusCode;
+    const detail = err.message || reasonPhrase(status) || 'HTTP error';
+    if (status === 413) return problem('payload-too-large', detail);
+    if (status === 401) return problem('unauthorized', detail);
+    return problem('http-error', detail, { status });
+  }
+  if (err instanceof RetentionBusyError) {
+    return problem('retention-running', `A retention run is in progress; try again when it ends (${err.message}).`);
+  }
+  if (err instanceof ArchiveIntegrityError) return problem('archive-inconsistent', err.message);
+  if (phase === 'write') {
+    const refusal = writeRefusal(err);
+    if (refusal) return refusal;
+  }
+  // A request in general trusts the store's own typing; the write and export paths, which talk
+  // to the store directly, also recognise a raw transient ClickHouse or network error.
+  const unavailable = phase === 'request' ? err instanceof StoreError && err.retryable : isRetryable(err);
+  if (unavailable) return problem('store-unavailable', STORE_UNAVAILABLE[phase]);
+  return undefined;
+}
 
 export interface Problem {
   type: string;
@@ -60,50 +89,47 @@ export interface Problem {
   instance: string;
   request_id?: string;
   errors?: FieldError[];
-  [key: string]: unknown;
 }
 
-export const PROBLEM_TYPE_BASE = 'https://audithouse.dev/problems/';
-
 export function problemBody(c: Context<AppEnv>, err: ApiError): Problem {
-  const { headers: _headers, ...extra } = err.extra;
   return {
-    type: PROBLEM_TYPE_BASE + err.code,
-    title: TITLES[err.status] ?? 'Error',
+    type: err.type,
+    title: err.title,
     status: err.status,
     detail: err.message,
     instance: new URL(c.req.url).pathname,
     request_id: c.get('requestId'),
-    ...extra,
+    ...(err.errors ? { errors: err.errors } : {}),
   };
 }
 
 export function problemResponse(c: Context<AppEnv>, err: ApiError): Response {
-  const body = problemBody(c, err);
-  const headers: Record<string, string> = { 'Content-Type': 'application/problem+json', ...err.extra.headers };
-  return new Response(JSON.stringify(body), { status: err.status, headers });
+  const headers: Record<string, string> = { 'Content-Type': 'application/problem+json', ...err.headers };
+  return new Response(JSON.stringify(problemBody(c, err)), { status: err.status, headers });
 }
 
-/** app.onError: ApiError and HTTPException keep their status; anything else is a logged, generic 500. */
-export function handleError(err: unknown, c: Context<AppEnv>): Response {
-  if (err instanceof ApiError) return problemResponse(c, err);
-  if (err instanceof HTTPException) {
-    const status = err.status as ContentfulStatusCode;
-    const code = status === 413 ? 'payload-too-large' : status === 401 ? 'unauthorized' : 'http-error';
-    return problemResponse(c, new ApiError(status, code, err.message || TITLES[status] || 'HTTP error'));
-  }
+/**
+ * The problem to answer for any thrown error. Unexpected errors are logged (enough to diagnose
+ * from the log alone: class, ClickHouse code, message, stack, where) and become a generic 500.
+ */
+export function toApiError(err: unknown, c: Context<AppEnv>): ApiError {
+  const mapped = domainProblem(err);
   const log = c.get('log');
-  // Enough to diagnose from the log alone (class, ClickHouse code, message, stack, where), but
-  // value-free: a store error quotes the rows it refused and the filters it was given. Under
+  // Value-free: a store error quotes the rows it refused and the filters it was given. Under
   // `error`, not `err`: pino's err serializer would rebuild it from the raw error chain.
   const where = { method: c.req.method, route: routeLabel(c) };
-  if (err instanceof StoreError && err.retryable) {
+  if (mapped) {
     // The store is down or overloaded: a condition to wait out, not a bug in the request.
-    log?.warn({ error: diagnosticError(err), ...where }, 'store unavailable');
-    return problemResponse(c, new ApiError(503, 'store-unavailable', 'The audit store is temporarily unavailable; retry later.', { headers: { 'Retry-After': '5' } }));
+    if (mapped.code === 'store-unavailable' && !(err instanceof ApiError)) log?.warn({ error: diagnosticError(err), ...where }, 'store unavailable');
+    return mapped;
   }
   log?.error({ error: diagnosticError(err), ...where }, 'unhandled error');
-  return problemResponse(c, new ApiError(500, 'internal', 'An unexpected error occurred; it has been logged with this request_id.'));
+  return problem('internal', 'An unexpected error occurred; it has been logged with this request_id.');
+}
+
+/** app.onError: every error becomes problem+json. */
+export function handleError(err: unknown, c: Context<AppEnv>): Response {
+  return problemResponse(c, toApiError(err, c));
 }
 
 /**

@@ -1,5 +1,9 @@
 // Shared OpenAPI pieces: the problem+json schema and the error responses routes declare.
 import { z } from '@hono/zod-openapi';
+import type { PROBLEMS, ProblemCode } from './problems.ts';
+
+/** A status some catalogued problem answers with (src/problems.ts): nothing else can be declared. */
+export type ProblemStatus = (typeof PROBLEMS)[ProblemCode]['status'];
 
 export const ProblemSchema = z
   .object({
@@ -16,7 +20,8 @@ export const ProblemSchema = z
   })
   .openapi('Problem');
 
-const DESCRIPTIONS: Record<number, string> = {
+const DESCRIPTIONS: Record<ProblemStatus, string> = {
+  405: 'Method not allowed on this path (see Allow)',
   400: 'Malformed request (bad JSON, bad parameter)',
   401: 'Missing, invalid or expired bearer token',
   403: 'The token lacks the scope, or names another tenant',
@@ -31,10 +36,10 @@ const DESCRIPTIONS: Record<number, string> = {
   503: 'Store unavailable; see Retry-After',
 };
 
-export function problemResponses(...statuses: number[]) {
+export function problemResponses(...statuses: ProblemStatus[]) {
   const out: Record<number, { description: string; content: { 'application/problem+json': { schema: typeof ProblemSchema } } }> = {};
-  for (const s of [...statuses, 500]) {
-    out[s] = { description: DESCRIPTIONS[s] ?? 'Error', content: { 'application/problem+json': { schema: ProblemSchema } } };
+  for (const s of [...statuses, 500 as const]) {
+    out[s] = { description: DESCRIPTIONS[s], content: { 'application/problem+json': { schema: ProblemSchema } } };
   }
   return out;
 }

@@ -4,6 +4,7 @@
 // raw-rows oracle (reference.ts) shares every line of shaping and differs only in its SQL.
 import { z } from '@hono/zod-openapi';
 import { severities, type Severity } from '../event/model.ts';
+import { TenantIdSchema } from '../event/patterns.ts';
 import type { QueryParams, Store } from '../store/client.ts';
 import { VIEWS } from './views.ts';
 
@@ -17,7 +18,7 @@ const SeverityCounts = z
 
 export const AuditSummary = z
   .object({
-    tenant_id: z.string(),
+    tenant_id: TenantIdSchema,
     days: z.number().int(),
     from: z.string().openapi({ description: 'First day counted (UTC, inclusive)', example: '2026-01-25' }),
     to: z.string().openapi({ description: 'Last day counted (UTC, inclusive): today', example: '2026-01-31' }),

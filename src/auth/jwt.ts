@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config.ts';
-import { ApiError, unauthorized } from '../errors.ts';
+import { problem } from '../problems.ts';
 import { tenantIdProblem } from '../event/patterns.ts';
 import type { Principal } from './principal.ts';
 
@@ -82,7 +82,7 @@ export function createVerifier(opts: VerifierOptions): TokenVerifier {
   const cache = new Map<string, { principal: Principal; until: number }>();
   return {
     async verify(token) {
-      if (token.length > MAX_TOKEN_LENGTH) throw unauthorized(`The bearer token is larger than ${MAX_TOKEN_LENGTH} bytes.`);
+      if (token.length > MAX_TOKEN_LENGTH) throw problem('unauthorized', `The bearer token is larger than ${MAX_TOKEN_LENGTH} bytes.`);
       const hit = cache.get(token);
       if (hit && hit.until > Date.now()) return hit.principal;
       if (hit) cache.delete(token);
@@ -97,13 +97,13 @@ export function createVerifier(opts: VerifierOptions): TokenVerifier {
         }));
       } catch (err) {
         if (err instanceof KeySourceUnavailable) {
-          throw new ApiError(503, 'auth-unavailable', 'The token signing keys cannot be fetched right now; retry shortly.', { headers: { 'Retry-After': '5' } });
+          throw problem('auth-unavailable', 'The token signing keys cannot be fetched right now; retry shortly.');
         }
-        throw unauthorized(describeJoseError(err));
+        throw problem('unauthorized', describeJoseError(err));
       }
       if (opts.maxTtlS !== undefined) {
-        const problem = lifetimeProblem(payload, opts.maxTtlS);
-        if (problem) throw unauthorized(problem);
+        const why = lifetimeProblem(payload, opts.maxTtlS);
+        if (why) throw problem('unauthorized', why);
       }
       const principal = principalFrom(payload);
       const until = Math.min(Date.now() + VERIFIED_CACHE_MS, typeof payload.exp === 'number' ? payload.exp * 1000 : 0);
@@ -155,7 +155,7 @@ export function claimProblem(name: 'sub' | 'tenant_id', value: unknown, max: num
   if (!value.isWellFormed() || /[\u0000-\u001F\u007F\u202A-\u202E\u2066-\u2069]/.test(value)) {
     return `The bearer token's "${name}" claim holds control characters or malformed Unicode.`;
   }
-  // A tenant id follows the one rule of every path (src/event/patterns.ts): a token for "x'y" would
+  // A tenant id follows the one rule of every path (src/ingest/event.ts): a token for "x'y" would
   // otherwise store events no query parameter, erasure or dashboard can name.
   const tenantProblem = name === 'tenant_id' ? tenantIdProblem(value) : undefined;
   if (tenantProblem) return `The bearer token's "tenant_id" claim ${tenantProblem}.`;
@@ -165,9 +165,9 @@ export function claimProblem(name: 'sub' | 'tenant_id', value: unknown, max: num
 function principalFrom(payload: JWTPayload): Principal {
   const tenant = payload.tenant_id;
   const scope = payload.scope;
-  const problem = claimProblem('sub', payload.sub, 256) ?? claimProblem('tenant_id', tenant, 128);
-  if (problem) throw unauthorized(problem);
-  if (typeof scope !== 'string') throw unauthorized('The bearer token has no "scope" claim (a space-separated string).');
+  const why = claimProblem('sub', payload.sub, 256) ?? claimProblem('tenant_id', tenant, 128);
+  if (why) throw problem('unauthorized', why);
+  if (typeof scope !== 'string') throw problem('unauthorized', 'The bearer token has no "scope" claim (a space-separated string).');
   return { sub: payload.sub as string, tenantId: tenant as string, scopes: new Set(scope.split(/\s+/).filter(Boolean)) };
 }
 

@@ -2,14 +2,14 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { lazyChild } from '../logger.ts';
-import { ApiError, forbidden, unauthorized } from '../errors.ts';
+import { problem } from '../problems.ts';
 import { hasScope, type Principal, type Scope } from './principal.ts';
 
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const header = c.req.header('Authorization');
-  if (!header) throw unauthorized('This endpoint needs a bearer token: Authorization: Bearer <JWT>.');
+  if (!header) throw problem('unauthorized', 'This endpoint needs a bearer token: Authorization: Bearer <JWT>.');
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!match) throw unauthorized('The Authorization header must be "Bearer <JWT>".');
+  if (!match) throw problem('unauthorized', 'The Authorization header must be "Bearer <JWT>".');
   const principal = await c.get('services').verifier.verify(match[1]!);
   c.set('principal', principal);
   c.set('log', lazyChild(c.get('services').log, { request_id: c.get('requestId'), tenant: principal.tenantId, sub: principal.sub }));
@@ -18,7 +18,7 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 export const requireScope = (scope: Scope): MiddlewareHandler<AppEnv> => async (c, next) => {
   if (!hasScope(c.get('principal'), scope)) {
-    throw forbidden('missing-scope', `This endpoint needs the "${scope}" scope; the token has "${[...c.get('principal').scopes].join(' ') || 'none'}".`);
+    throw problem('missing-scope', `This endpoint needs the "${scope}" scope; the token has "${[...c.get('principal').scopes].join(' ') || 'none'}".`);
   }
   await next();
 };
@@ -37,7 +37,7 @@ export function readTenant(c: Context<AppEnv>, requested: string | undefined): s
     c.set('accessTenant', requested);
     return requested;
   }
-  throw new ApiError(403, 'tenant-forbidden', 'Only an audit:admin token may read another tenant (tenant_id parameter).');
+  throw problem('tenant-forbidden', 'Only an audit:admin token may read another tenant (tenant_id parameter).');
 }
 
 /** Audit data must not sit in browser or proxy caches. */

@@ -7,7 +7,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { rateLimiter, MemoryStore } from 'hono-rate-limiter';
 import type { AppEnv } from '../env.ts';
-import { ApiError } from '../errors.ts';
+import { problem } from '../problems.ts';
 
 const WINDOW_MS = 60_000;
 
@@ -31,9 +31,9 @@ export function readRateLimit(perMinute: number): ReadRateLimit {
     handler: (c) => {
       const info = c.get('rateLimit' as never) as { resetTime?: Date } | undefined;
       const seconds = info?.resetTime ? Math.max(1, Math.ceil((info.resetTime.getTime() - Date.now()) / 1000)) : WINDOW_MS / 1000;
-      throw new ApiError(429, 'rate-limited',
+      throw problem('rate-limited',
         `More than ${perMinute} read requests in a minute for this token; retry after ${seconds} s.`, {
-          headers: { 'Retry-After': String(seconds), 'RateLimit-Limit': String(perMinute), 'RateLimit-Remaining': '0' },
+          retryAfter: seconds, headers: { 'RateLimit-Limit': String(perMinute), 'RateLimit-Remaining': '0' },
         });
     },
   }) as MiddlewareHandler<AppEnv>;
@@ -80,8 +80,8 @@ export function writeRateLimit(perMinute: number): WriteRateLimit {
         const detail = events > perMinute
           ? `This request holds ${events} events, more than the tenant's whole write budget of ${perMinute} events per minute; send it in batches of at most ${perMinute}.`
           : `The tenant's write budget is ${perMinute} events per minute; ${left} left in this minute, this request holds ${events}. Nothing was stored; retry after ${seconds} s.`;
-        throw new ApiError(429, 'write-rate-limited', detail, {
-          headers: { 'Retry-After': String(seconds), 'RateLimit-Limit': String(perMinute), 'RateLimit-Remaining': String(left) },
+        throw problem('write-rate-limited', detail, {
+          retryAfter: seconds, headers: { 'RateLimit-Limit': String(perMinute), 'RateLimit-Remaining': String(left) },
         });
       }
       for (let i = 0; i < events; i++) store.increment(tenant);

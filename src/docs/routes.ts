@@ -4,7 +4,7 @@
 // Content-Security-Policy that allows nothing else: it is where users paste their tokens.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { DOCS_INIT_JS, DOCS_INIT_PATH, SCALAR_BUNDLE_PATH, SCALAR_STYLE_HASHES, scalarBundle } from './assets.ts';
@@ -27,54 +27,58 @@ endpoint, like any value outside its declared pattern; leave a parameter out not
 The TypeScript client (\`import { AuditClient } from 'audithouse/client'\`) batches, retries and
 reads with typed helpers.`;
 
+const documentRoute = createRoute({
+  method: 'get',
+  path: '/openapi.json',
+  tags: ['ops'],
+  operationId: 'getOpenApiDocument',
+  security: [],
+  summary: 'This OpenAPI 3.1 document',
+  responses: { 200: { description: 'The document', content: { 'application/json': { schema: z.object({}).passthrough() } } } },
+});
+
+const referenceRoute = createRoute({
+  method: 'get',
+  path: '/docs',
+  tags: ['ops'],
+  operationId: 'getApiReference',
+  security: [],
+  summary: 'Interactive API reference (Scalar) over /openapi.json',
+  responses: { 200: { description: 'HTML page', content: { 'text/html': { schema: z.string() } } } },
+});
+
+const DOCUMENT_CONFIG = {
+  openapi: '3.1.0',
+  info: {
+    title: 'audithouse',
+    version: pkg.version,
+    description: DESCRIPTION,
+    license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
+  },
+  // Relative: right behind any host name or proxy that serves this document.
+  servers: [{ url: '/', description: 'This audithouse instance' }],
+  // One per capability; every operation carries exactly one of them.
+  tags: [
+    { name: 'ingest', description: 'Posting events (audit:write): native and OTLP/HTTP' },
+    { name: 'query', description: 'Reading events (audit:read, tenant-scoped): list, recent, by id, export' },
+    { name: 'analytics', description: 'Aggregates over the last days (audit:read)' },
+    { name: 'retention', description: 'The retention/archive job and its archives (audit:admin)' },
+    { name: 'integrity', description: 'Hash-chain verification and erasure (audit:admin)' },
+    { name: 'ops', description: 'Health, readiness, metrics, this document and its reference (no token)' },
+  ],
+};
+
 /** Mounts both on the root app: the document must see every router's routes. */
 export function mountApiDocs(app: OpenAPIHono<AppEnv>): void {
-  app.openAPIRegistry.registerPath({
-    method: 'get',
-    path: '/openapi.json',
-    tags: ['ops'],
-    operationId: 'getOpenApiDocument',
-    security: [],
-    summary: 'This OpenAPI 3.1 document',
-    responses: { 200: { description: 'The document', content: { 'application/json': { schema: z.object({}).passthrough() } } } },
-  });
-  app.openAPIRegistry.registerPath({
-    method: 'get',
-    path: '/docs',
-    tags: ['ops'],
-    operationId: 'getApiReference',
-    security: [],
-    summary: 'Interactive API reference (Scalar) over /openapi.json',
-    responses: { 200: { description: 'HTML page', content: { 'text/html': { schema: z.string() } } } },
-  });
-
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'audithouse',
-      version: pkg.version,
-      description: DESCRIPTION,
-      license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
-    },
-    // Relative: right behind any host name or proxy that serves this document.
-    servers: [{ url: '/', description: 'This audithouse instance' }],
-    // One per capability; every operation carries exactly one of them.
-    tags: [
-      { name: 'ingest', description: 'Posting events (audit:write): native and OTLP/HTTP' },
-      { name: 'query', description: 'Reading events (audit:read, tenant-scoped): list, recent, by id, export' },
-      { name: 'analytics', description: 'Aggregates over the last days (audit:read)' },
-      { name: 'retention', description: 'The retention/archive job and its archives (audit:admin)' },
-      { name: 'integrity', description: 'Hash-chain verification and erasure (audit:admin)' },
-      { name: 'ops', description: 'Health, readiness, metrics, this document and its reference (no token)' },
-    ],
-  });
-
-  app.get('/docs', (c) => {
+  // Generated per request (as doc31 does), from the registry every router has filled by now.
+  app.openapi(documentRoute, (c) => c.json(app.getOpenAPI31Document(DOCUMENT_CONFIG), 200));
+  app.openapi(referenceRoute, (c) => {
     const nonce = crypto.randomBytes(16).toString('base64');
     c.header('Content-Security-Policy', docsCsp(nonce));
     c.header('Cache-Control', 'no-store');
-    return c.html(docsPage(nonce));
+    return c.html(docsPage(nonce), 200);
   });
+  // The page's own scripts: assets, not API operations, so not in the document.
   app.get(SCALAR_BUNDLE_PATH, (c) => {
     const { raw, gzip } = scalarBundle();
     const gzipped = /\bgzip\b/i.test(c.req.header('Accept-Encoding') ?? '');

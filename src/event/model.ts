@@ -3,6 +3,7 @@
 // The zod schema is the single source of the validator, the TypeScript type, the OpenAPI doc and
 // (by `import type`) the client SDK's AuditEvent.
 import { z } from '@hono/zod-openapi';
+import { TenantIdSchema } from './patterns.ts';
 
 export const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -25,7 +26,7 @@ export const AuditEvent = z
     description: z.string(),
     outcome: OutcomeSchema,
     user_id: z.string(),
-    tenant_id: z.string(),
+    tenant_id: TenantIdSchema,
     resource_type: z.string(),
     resource_id: z.string(),
     ip_address: z.string(),

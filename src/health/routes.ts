@@ -1,7 +1,7 @@
 // Liveness, readiness and Prometheus metrics: no auth, nothing tenant-specific.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
-import { ApiError } from '../errors.ts';
+import { problem } from '../problems.ts';
 import { problemResponses } from '../openapi.ts';
 
 const Status = z.object({ status: z.string() }).passthrough().openapi('Status');
@@ -27,13 +27,13 @@ export function healthRoutes() {
       async (c) => {
         const { store, writer } = c.get('services');
         const w = writer.status();
-        if (w.closed) throw new ApiError(503, 'shutting-down', 'This instance is shutting down.', { headers: { 'Retry-After': '1' } });
+        if (w.closed) throw problem('shutting-down', 'This instance is shutting down.');
         // Every write goes through the log: a log that cannot take more means no writes at all.
         if (w.spool && !w.spool.accepting) {
-          throw new ApiError(503, 'not-ready', 'The write-ahead log cannot take more writes (full while the store is behind or down, or its disk fails).', { headers: { 'Retry-After': '5' } });
+          throw problem('not-ready', 'The write-ahead log cannot take more writes (full while the store is behind or down, or its disk fails).');
         }
         const degraded = (reason: string) => {
-          if (!w.spool) throw new ApiError(503, 'not-ready', 'The audit store does not answer.', { headers: { 'Retry-After': '5' } });
+          if (!w.spool) throw problem('not-ready', 'The audit store does not answer.');
           return c.json({ status: 'degraded', reason, store: store.kind, since: w.degraded?.since, spool: w.spool }, 200);
         };
         if (w.degraded) return degraded(w.degraded.reason);

@@ -1,6 +1,6 @@
 // Reading and shaping an ingest body: one JSON object, a JSON array, or NDJSON.
 // The byte limit is enforced while streaming, so a huge body is cut off, never buffered whole.
-import { ApiError, type FieldError } from '../errors.ts';
+import { problem, type FieldError, type ProblemOptions } from '../problems.ts';
 import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES } from '../event/limits.ts';
 
 export type BodyFormat = 'json' | 'ndjson';
@@ -13,12 +13,11 @@ export function bodyFormat(contentType: string | undefined): BodyFormat {
   const mime = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (mime === 'application/json' || mime.endsWith('+json')) return 'json';
   if (NDJSON_TYPES.has(mime)) return 'ndjson';
-  throw new ApiError(415, 'unsupported-media-type',
+  throw problem('unsupported-media-type',
     `Content-Type must be application/json (one event or an array) or NDJSON, one event per line (application/x-ndjson, application/jsonlines or application/x-jsonlines); got ${mime ? `"${mime}"` : 'none'}.`);
 }
 
-const tooLarge = (detail: string, extra: Record<string, unknown> = {}) =>
-  new ApiError(413, 'payload-too-large', detail, extra);
+const tooLarge = (detail: string, opts: ProblemOptions = {}) => problem('payload-too-large', detail, opts);
 
 /**
  * Reads a request's body as UTF-8 within `limit` bytes. With a Content-Length (checked against
@@ -49,7 +48,7 @@ export function decodeUtf8(bytes: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw new ApiError(400, 'invalid-encoding', 'The request body is not valid UTF-8.');
+    throw problem('invalid-encoding', 'The request body is not valid UTF-8.');
   }
 }
 
@@ -133,11 +132,11 @@ export function splitEvents(text: string, format: BodyFormat): SplitBody {
     try {
       parsed = JSON.parse(text);
     } catch (err) {
-      throw new ApiError(400, 'invalid-json', `The request body is not valid JSON: ${(err as Error).message}`);
+      throw problem('invalid-json', `The request body is not valid JSON: ${(err as Error).message}`);
     }
     if (Array.isArray(parsed)) events = parsed;
     else if (parsed !== null && typeof parsed === 'object') events = [parsed];
-    else throw new ApiError(422, 'invalid-body', 'The JSON body must be one event object or an array of event objects.');
+    else throw problem('invalid-body', 'The JSON body must be one event object or an array of event objects.');
     if (events.length > MAX_BATCH_EVENTS) {
       throw tooLarge(`The request holds ${events.length} events; the limit is ${MAX_BATCH_EVENTS} per request.`);
     }
@@ -160,7 +159,7 @@ export function splitEvents(text: string, format: BodyFormat): SplitBody {
       sizes.push(Buffer.byteLength(line));
     }
   }
-  if (events.length === 0) throw new ApiError(422, 'empty-body', 'The request holds no events.');
+  if (events.length === 0) throw problem('empty-body', 'The request holds no events.');
   events.forEach((e, index) => {
     if (problems.has(index)) return;
     const problem = inspectRaw(e);
@@ -184,11 +183,11 @@ export function parseEvents(text: string, format: BodyFormat): unknown[] {
   const of = (kind: string) => [...problems.values()].filter((p) => p.kind === kind).map((p) => p.error);
   const [badJson] = of('json');
   if (badJson) {
-    throw new ApiError(400, 'invalid-json', `${badJson.message.replace(/^line (\d+): /, 'Line $1 of the NDJSON body is not valid JSON: ')}`, { errors: [badJson] });
+    throw problem('invalid-json', `${badJson.message.replace(/^line (\d+): /, 'Line $1 of the NDJSON body is not valid JSON: ')}`, { errors: [badJson] });
   }
   const shape = of('shape');
   if (shape.length > 0) {
-    throw new ApiError(422, 'invalid-events', `${shape.length} of ${events.length} event(s) are invalid; nothing was stored. See errors[] for each event index and field.`, { errors: shape.slice(0, 100) });
+    throw problem('invalid-events', `${shape.length} of ${events.length} event(s) are invalid; nothing was stored. See errors[] for each event index and field.`, { errors: shape.slice(0, 100) });
   }
   const oversize = of('size');
   throw tooLarge(`${oversize.length} event(s) exceed the limit of 64 KiB per event; nothing was stored.`, { errors: oversize.slice(0, 100) });

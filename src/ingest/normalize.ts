@@ -6,7 +6,7 @@
 // and every per-event path (`?partial=true`, OTLP partialSuccess) are built on it, so a
 // validation rule added here applies to all of them at once.
 import type { z } from '@hono/zod-openapi';
-import { ApiError, type FieldError } from '../errors.ts';
+import { problem, type FieldError } from '../problems.ts';
 import { hasScope, type Principal } from '../auth/principal.ts';
 import { AuditEventInput, ServiceEventInput } from '../event/input.ts';
 import { MAX_FUTURE_MS, MIN_TIMESTAMP_MS } from '../event/limits.ts';
@@ -163,10 +163,10 @@ export function normalizeEvents(raw: unknown[], ctx: RequestContext, redactor: R
   const { rows, redactions, minted, rejected } = validateEvents(raw, ctx, redactor);
   const forbidden = rejected.find((r) => r.forbidden);
   if (forbidden) {
-    throw new ApiError(403, 'tenant-forbidden', `Event ${forbidden.index} ${forbidden.message}.`);
+    throw problem('tenant-forbidden', `Event ${forbidden.index} ${forbidden.message}.`);
   }
   if (rejected.length > 0) {
-    throw new ApiError(422, 'invalid-events',
+    throw problem('invalid-events',
       `${rejected.length} of ${raw.length} event(s) are invalid; nothing was stored. See errors[] for each event index and field.`,
       { errors: rejected.flatMap((r) => r.errors).slice(0, MAX_REPORTED_ERRORS) });
   }

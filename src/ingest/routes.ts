@@ -2,19 +2,17 @@
 // All-or-nothing by default; with ?partial=true the valid events are stored and the others
 // listed, for shippers that cannot split a batch (syslog-ng, Fluent Bit, Vector).
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { OpenAPIHono, z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
 import { requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
-import { ApiError, badRequest } from '../errors.ts';
-import { isRetryable } from '../store/errors.ts';
+import { domainProblem } from '../errors.ts';
+import { ApiError } from '../problems.ts';
 import { bodyFormat, NDJSON_MEDIA_TYPES, parseEvents, readRequestBody, splitEvents } from './body.ts';
 import { AuditEventInput } from '../event/input.ts';
 import type { EventRow } from '../event/model.ts';
 import { normalizeEvents, rejection, validateEvents, type RejectedEvent, type RequestContext } from './normalize.ts';
 import { problemResponses } from '../openapi.ts';
-import { SpoolFullError, SpoolTooSmallError, SpoolUnavailableError } from '../spool/errors.ts';
-import { WriterClosedError, WriterOverloadedError } from './writer.ts';
 
 export const IngestAccepted = z
   .object({
@@ -29,10 +27,17 @@ export const IngestAccepted = z
   .openapi('IngestAccepted');
 
 const PartialQuery = z.object({
-  partial: z.enum(['true', 'false']).optional().openapi({
+  // As declared (true or false); anything else, an empty value included, is a 400 as on every endpoint.
+  partial: z.enum(['true', 'false'], { error: 'must be true or false' }).optional().openapi({
     description: 'true: store the valid events and list the refused ones (202 with rejected[]) instead of refusing the whole request',
   }),
 });
+
+/** Counts every refused post by its problem code (what answered it: a validator, the handler, the writer). */
+const countRejected: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  if (c.error instanceof ApiError) c.get('services').metrics.ingestRejected.inc({ reason: c.error.code });
+};
 
 /** The client address (X-Forwarded-For only with AUDIT_TRUST_PROXY). */
 export function clientIp(c: Context<AppEnv>): string {
@@ -47,38 +52,12 @@ export function clientIp(c: Context<AppEnv>): string {
   }
 }
 
-const RETRY_SAME_IDS = 'Retry later with the same event ids: an event that was stored meanwhile is not stored twice.';
-
 /**
- * The answer for a write that could not be made durable: never a silent drop, always a
- * Retry-After. Shared by every ingest path (native, OTLP), so they refuse alike.
- */
-export function writeRefusal(err: unknown): ApiError | undefined {
-  if (err instanceof WriterOverloadedError) {
-    return new ApiError(429, 'overloaded', `Too many events are waiting to be written; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '1' } });
-  }
-  if (err instanceof WriterClosedError) {
-    return new ApiError(503, 'shutting-down', `This instance is shutting down; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '1', Connection: 'close' } });
-  }
-  if (err instanceof SpoolTooSmallError) {
-    return new ApiError(413, 'too-large-for-spool', `The audit store is unavailable and this request (${err.bytes} bytes) is larger than the whole local spool (AUDIT_SPOOL_MAX_BYTES=${err.maxBytes}); send it in smaller requests.`);
-  }
-  if (err instanceof SpoolFullError) {
-    return new ApiError(503, 'spool-full', `The audit store is unavailable and the local spool is full; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '10' } });
-  }
-  if (err instanceof SpoolUnavailableError) {
-    return new ApiError(503, 'spool-unavailable', `The audit store is unavailable and the local spool cannot be written; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '5' } });
-  }
-  if (isRetryable(err)) {
-    return new ApiError(503, 'store-unavailable', `The audit store is unavailable; this request was not accepted. ${RETRY_SAME_IDS}`, { headers: { 'Retry-After': '5' } });
-  }
-  return undefined;
-}
-
-/**
- * Writes rows durably (resolves once stored or spooled); a refusal becomes its 429/503/413.
- * Every ingest path comes through here, so the tenant's write budget (AUDIT_WRITE_RATE_LIMIT) is
- * charged here, per event, before anything is written; a write that fails gives it back.
+ * Writes rows durably (resolves once stored or spooled); a refusal (writer overloaded or closing,
+ * spool full, store down) becomes its problem in src/errors.ts, never a silent drop. Every ingest
+ * path (native, OTLP) comes through here, so they refuse alike, and the tenant's write budget
+ * (AUDIT_WRITE_RATE_LIMIT) is charged here, per event, before anything is written; a write that
+ * fails gives it back.
  */
 export async function storeRows(c: Context<AppEnv>, rows: EventRow[], minted: boolean[]): Promise<void> {
   const { writer, writeRateLimit } = c.get('services');
@@ -88,96 +67,89 @@ export async function storeRows(c: Context<AppEnv>, rows: EventRow[], minted: bo
     await writer.write(rows, { minted });
   } catch (err) {
     writeRateLimit.refund(tenant, rows.length);
-    const refusal = writeRefusal(err);
+    const refusal = domainProblem(err, 'write');
     if (!refusal) c.get('services').metrics.ingestRejected.inc({ reason: 'store-error' });
     throw refusal ?? err;
   }
   c.get('log').debug({ events: rows.length }, 'events stored');
 }
 
+const postRoute = createRoute({
+  method: 'post',
+  path: '/api/v1/audit/activities',
+  tags: ['ingest'],
+  summary: 'Post audit events',
+  description: 'One event object, a JSON array of events, or NDJSON (one event per line). Answers 202 only once every event is stored durably: in ClickHouse, or (store down or slow) fsynced into the local spool that replays into it in order. 429/503 come with Retry-After; retry with the same ids. Limits: 64 KiB per event, 10,000 events or 10 MiB per request. A request is all-or-nothing unless partial=true: then the valid events are stored and each refused one is listed in rejected[].',
+  operationId: 'postActivities',
+  security: [{ bearerAuth: [] }],
+  middleware: [requireScope('audit:write'), countRejected] as const,
+  request: {
+    query: PartialQuery,
+    body: {
+      required: true,
+      content: {
+        'application/json': { schema: z.union([AuditEventInput, z.array(AuditEventInput).min(1).max(10_000)]) },
+        ...Object.fromEntries(NDJSON_MEDIA_TYPES.map((t) => [t, { schema: z.string().openapi({ description: 'One AuditEventInput JSON object per line' }) }])),
+      },
+    },
+  },
+  responses: {
+    202: {
+      description: 'Stored (with partial=true: the valid events stored, the others in rejected[])',
+      content: { 'application/json': { schema: IngestAccepted } },
+      // Each of ids[] reads back with getActivity; the first is named here (a link takes one value).
+      links: {
+        getActivity: {
+          operationId: 'getActivity',
+          parameters: { id: '$response.body#/ids/0' },
+          description: 'Read a stored event back by its id (any entry of ids[], here the first)',
+        },
+      },
+    },
+    ...problemResponses(400, 401, 403, 413, 415, 422, 429, 503),
+  },
+});
+
 export function ingestRoutes() {
   const app = new OpenAPIHono<AppEnv>();
+  // The body is read by hand (three shapes, a byte limit enforced while it streams in, errors per
+  // event index), so the document gets the route as declared, body included, and the handler is
+  // mounted without zod-openapi's body validator (which would buffer and parse it first); the
+  // query is validated as on every route.
+  const { middleware: _middleware, ...document } = postRoute;
+  app.openAPIRegistry.registerPath(document);
 
-  // The body is parsed by hand (three shapes, a streaming byte limit, errors per event index),
-  // so the route is registered for the OpenAPI document from the same schemas, not validated by it.
-  app.openAPIRegistry.registerPath({
-    method: 'post',
-    path: '/api/v1/audit/activities',
-    tags: ['ingest'],
-    summary: 'Post audit events',
-    description: 'One event object, a JSON array of events, or NDJSON (one event per line). Answers 202 only once every event is stored durably: in ClickHouse, or (store down or slow) fsynced into the local spool that replays into it in order. 429/503 come with Retry-After; retry with the same ids. Limits: 64 KiB per event, 10,000 events or 10 MiB per request. A request is all-or-nothing unless partial=true: then the valid events are stored and each refused one is listed in rejected[].',
-    operationId: 'postActivities',
-    security: [{ bearerAuth: [] }],
-    request: {
-      query: PartialQuery,
-      body: {
-        required: true,
-        content: {
-          'application/json': { schema: z.union([AuditEventInput, z.array(AuditEventInput).min(1).max(10_000)]) },
-          ...Object.fromEntries(NDJSON_MEDIA_TYPES.map((t) => [t, { schema: z.string().openapi({ description: 'One AuditEventInput JSON object per line' }) }])),
-        },
-      },
-    },
-    responses: {
-      202: {
-        description: 'Stored (with partial=true: the valid events stored, the others in rejected[])',
-        content: { 'application/json': { schema: IngestAccepted } },
-        // Each of ids[] reads back with getActivity; the first is named here (a link takes one value).
-        links: {
-          getActivity: {
-            operationId: 'getActivity',
-            parameters: { id: '$response.body#/ids/0' },
-            description: 'Read a stored event back by its id (any entry of ids[], here the first)',
-          },
-        },
-      },
-      ...problemResponses(400, 401, 403, 413, 415, 422, 429, 503),
-    },
-  });
-
-  app.post('/api/v1/audit/activities', requireScope('audit:write'), async (c) => {
+  return app.openapi({ ...postRoute, hide: true, request: { query: postRoute.request.query } }, async (c) => {
     const { redactor, metrics } = c.get('services');
-    const partialParam = c.req.query('partial');
-    try {
-      // As declared (true or false); anything else, an empty value included, is a 400 as on every endpoint.
-      if (partialParam !== undefined && partialParam !== 'true' && partialParam !== 'false') {
-        throw badRequest('invalid-parameters', 'Invalid request parameters: partial: must be true or false', [{ field: 'partial', message: 'must be true or false' }]);
-      }
-      const partial = partialParam === 'true';
-      const format = bodyFormat(c.req.header('Content-Type'));
-      const text = await readRequestBody(c.req.raw, c.req.header('Content-Length'));
-      // received_at is taken here, after the body is in and right before the rows queue for the
-      // writer, so it does not decrease along the order rows are stored in (sinks rely on it).
-      const ctx: RequestContext = {
-        principal: c.get('principal'),
-        ip: clientIp(c),
-        userAgent: (c.req.header('User-Agent') ?? '').slice(0, 1024),
-        requestId: c.get('requestId'),
-        now: Date.now(),
-      };
-      if (!partial) {
-        const { rows, redactions, minted } = normalizeEvents(parseEvents(text, format), ctx, redactor);
-        if (redactions > 0) metrics.redactions.inc(redactions);
-        await storeRows(c, rows, minted);
-        return c.json({ accepted: rows.length, ids: rows.map((r) => r.id) }, 202);
-      }
-      const body = splitEvents(text, format);
-      const checked = validateEvents(body.events, ctx, redactor, new Set(body.problems.keys()));
-      if (checked.redactions > 0) metrics.redactions.inc(checked.redactions);
-      const rejected: RejectedEvent[] = [...checked.rejected, ...[...body.problems].map(([index, p]) => rejection(index, [p.error]))]
-        .sort((a, b) => a.index - b.index);
-      if (checked.rows.length > 0) await storeRows(c, checked.rows, checked.minted);
-      c.get('log').debug({ events: checked.rows.length, rejected: rejected.length }, 'partial batch');
-      return c.json({
-        accepted: checked.rows.length,
-        ids: checked.rows.map((r) => r.id),
-        rejected: rejected.map((r) => ({ index: r.index, ...(r.field ? { field: r.field } : {}), message: r.message })),
-      }, 202);
-    } catch (err) {
-      if (err instanceof ApiError) metrics.ingestRejected.inc({ reason: err.code });
-      throw err;
+    const partial = c.req.valid('query').partial === 'true';
+    const format = bodyFormat(c.req.header('Content-Type'));
+    const text = await readRequestBody(c.req.raw, c.req.header('Content-Length'));
+    // received_at is taken here, after the body is in and right before the rows queue for the
+    // writer, so it does not decrease along the order rows are stored in (sinks rely on it).
+    const ctx: RequestContext = {
+      principal: c.get('principal'),
+      ip: clientIp(c),
+      userAgent: (c.req.header('User-Agent') ?? '').slice(0, 1024),
+      requestId: c.get('requestId'),
+      now: Date.now(),
+    };
+    if (!partial) {
+      const { rows, redactions, minted } = normalizeEvents(parseEvents(text, format), ctx, redactor);
+      if (redactions > 0) metrics.redactions.inc(redactions);
+      await storeRows(c, rows, minted);
+      return c.json({ accepted: rows.length, ids: rows.map((r) => r.id) }, 202);
     }
+    const body = splitEvents(text, format);
+    const checked = validateEvents(body.events, ctx, redactor, new Set(body.problems.keys()));
+    if (checked.redactions > 0) metrics.redactions.inc(checked.redactions);
+    const rejected: RejectedEvent[] = [...checked.rejected, ...[...body.problems].map(([index, p]) => rejection(index, [p.error]))]
+      .sort((a, b) => a.index - b.index);
+    if (checked.rows.length > 0) await storeRows(c, checked.rows, checked.minted);
+    c.get('log').debug({ events: checked.rows.length, rejected: rejected.length }, 'partial batch');
+    return c.json({
+      accepted: checked.rows.length,
+      ids: checked.rows.map((r) => r.id),
+      rejected: rejected.map((r) => ({ index: r.index, ...(r.field ? { field: r.field } : {}), message: r.message })),
+    }, 202);
   });
-
-  return app;
 }

@@ -25,6 +25,7 @@ import { ACTIVITIES_TABLE as TABLE } from '../store/activity-rows.ts';
 import { ERASED, policyOf, streamParams, subjectRef, type PiiPolicy, type StreamParams } from './canonical.ts';
 import { findInArchives, rewriteArchives, withArchiveLock, type ArchiveErasureDeps } from './archive-erasure.ts';
 import type { IntegrityKeys } from './keys.ts';
+import type { ErasureResult } from './schemas.ts';
 import { planRowErasure } from './subject.ts';
 
 export const ERASURE_ACTIVITY = 'audit.erasure';
@@ -43,23 +44,8 @@ export interface ErasureRequest {
   actor: { sub: string; ip: string; userAgent: string; requestId: string };
 }
 
-export interface ErasureResult {
-  erasure_id: string;
-  tenant_id: string;
-  /** Keyed pseudonym of the subject: the same subject in the same tenant always gets the same ref. */
-  subject_ref: string;
-  rows_erased: number;
-  as_actor: number;
-  as_resource: number;
-  as_mention: number;
-  /** Rows of the per-user and per-resource aggregates (dashboards, summary) that named the subject. */
-  aggregate_rows: number;
-  /** Archives rewritten without the subject (each superseded by a new signed archive). */
-  archives_rewritten: number;
-  archived_rows_erased: number;
-  /** Rows of audit_restored (archived events restored for investigation) erased alike. */
-  restored_rows_erased: number;
-}
+// Inferred from the schema the endpoint is documented with.
+export type { ErasureResult };
 
 interface Candidate extends Pick<EventRow, 'id' | 'tenant_id' | 'user_id' | 'ip_address' | 'user_agent' | 'resource_type' | 'resource_id' | 'details'> {
   stream: string;

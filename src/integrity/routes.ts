@@ -5,41 +5,17 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { TenantIdSchema } from '../event/patterns.ts';
 import { readTenant, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
-import { ApiError, badRequest } from '../errors.ts';
+import { problem } from '../problems.ts';
 import { ISO_INSTANT_SOURCE } from '../event/patterns.ts';
 import { clientIp } from '../ingest/routes.ts';
 import { problemResponses } from '../openapi.ts';
 import { ERASED } from './canonical.ts';
 import { eraseSubject } from './erasure.ts';
+import { ErasureResultSchema, IntegrityReportSchema } from './schemas.ts';
 import { parseSince, verifyChains } from './verify.ts';
 
 /** What parseSince takes: a duration back from now, or a date(-time) as the read filters take it. */
 const SINCE_RE = new RegExp(`^(?:\\d{1,6}[mhd]|${ISO_INSTANT_SOURCE})$`);
-
-const ChainBreak = z.object({
-  tenant_id: z.string(),
-  stream: z.string(),
-  seq: z.number().int().openapi({ description: 'Where the chain breaks (0: an event outside any chain)' }),
-  kind: z.enum(['edited', 'deleted', 'reordered', 'inserted', 'truncated', 'bad-checkpoint']),
-  detail: z.string(),
-  event_id: z.string().optional(),
-}).openapi('ChainBreak');
-
-const IntegrityReport = z.object({
-  ok: z.boolean().openapi({ description: 'true when every chain verified' }),
-  tenant_id: z.string().nullable(),
-  since: z.string().nullable(),
-  rows: z.number().int(),
-  chains: z.number().int(),
-  checkpoints: z.number().int(),
-  cuts: z.number().int().openapi({ description: 'Retention cuts bridged' }),
-  erased_rows: z.number().int(),
-  legacy_rows: z.number().int().openapi({ description: 'Events stored before hash chains existed (not verifiable)' }),
-  breaks: z.array(ChainBreak).openapi({ description: 'The first break of each broken chain' }),
-  more_breaks: z.boolean(),
-  duration_ms: z.number().int(),
-  rows_per_second: z.number().int(),
-}).openapi('IntegrityReport');
 
 const integrityRoute = createRoute({
   method: 'get',
@@ -58,7 +34,7 @@ const integrityRoute = createRoute({
     }),
   },
   responses: {
-    200: { description: 'Verification report', content: { 'application/json': { schema: IntegrityReport } } },
+    200: { description: 'Verification report', content: { 'application/json': { schema: IntegrityReportSchema } } },
     ...problemResponses(400, 401, 403, 429),
   },
 });
@@ -68,20 +44,6 @@ const ErasureBody = z.object({
     .openapi({ description: 'The data subject', example: 'alice' }),
   tenant_id: TenantIdSchema.optional().openapi({ description: "Default: the token's tenant" }),
 }).strict().openapi('ErasureRequest');
-
-const ErasureResult = z.object({
-  erasure_id: z.string().openapi({ description: 'Id of the audit.erasure event recording this erasure' }),
-  tenant_id: z.string(),
-  subject_ref: z.string().openapi({ description: 'Keyed pseudonym of the subject (the same for the same subject and tenant)' }),
-  rows_erased: z.number().int(),
-  as_actor: z.number().int(),
-  as_resource: z.number().int(),
-  as_mention: z.number().int(),
-  aggregate_rows: z.number().int().openapi({ description: 'Rows of the per-user and per-resource aggregates that named the subject (now counted under "[ERASED]")' }),
-  archives_rewritten: z.number().int().openapi({ description: 'Archives rewritten without the subject, each replaced by a new signed archive in the chain' }),
-  archived_rows_erased: z.number().int(),
-  restored_rows_erased: z.number().int().openapi({ description: 'Rows erased from audit_restored (archived events restored for investigation)' }),
-}).openapi('ErasureResult');
 
 const erasureRoute = createRoute({
   method: 'post',
@@ -94,7 +56,7 @@ const erasureRoute = createRoute({
   middleware: [requireScope('audit:admin')] as const,
   request: { body: { required: true, content: { 'application/json': { schema: ErasureBody } } } },
   responses: {
-    200: { description: 'Erased', content: { 'application/json': { schema: ErasureResult } } },
+    200: { description: 'Erased', content: { 'application/json': { schema: ErasureResultSchema } } },
     ...problemResponses(400, 401, 403, 415, 501),
   },
 });
@@ -107,11 +69,11 @@ export function integrityRoutes() {
       let since: number | undefined;
       if (q.since !== undefined) {
         since = parseSince(q.since);
-        if (since === undefined) throw badRequest('invalid-parameters', 'since: must be an ISO-8601 date or date-time, or a duration such as 90m, 24h or 7d', [{ field: 'since', message: 'not a date or duration' }]);
+        if (since === undefined) throw problem('invalid-parameters', 'since: must be an ISO-8601 date or date-time, or a duration such as 90m, 24h or 7d', { errors: [{ field: 'since', message: 'not a date or duration' }] });
       }
       const { integrity, store } = c.get('services');
       if (integrity.verifying) {
-        throw new ApiError(429, 'verification-running', 'A verification is already running in this instance; retry when it has finished.', { headers: { 'Retry-After': '10' } });
+        throw problem('verification-running', 'A verification is already running in this instance; retry when it has finished.');
       }
       integrity.verifying = true;
       try {
@@ -129,7 +91,7 @@ export function integrityRoutes() {
       const { store, writer, integrity, config, accessLog, retention, log } = c.get('services');
       if (config.clickhouse.cluster) {
         // The mutation and its lookup table would have to run on every replica's local table.
-        throw new ApiError(501, 'not-implemented', 'Erasure is not implemented for a ClickHouse cluster (CLICKHOUSE_CLUSTER) yet; nothing was changed.');
+        throw problem('not-implemented', 'Erasure is not implemented for a ClickHouse cluster (CLICKHOUSE_CLUSTER) yet; nothing was changed.');
       }
       const root = config.retention.archiveLocation;
       const archives = config.retention.archiveEnabled || fs.existsSync(root) ? { root, retention, store, log } : undefined;

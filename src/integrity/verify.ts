@@ -10,37 +10,12 @@ import type { IntegrityKeys } from './keys.ts';
 import { parseRecord, UUID_RE, type Found } from './records.ts';
 import { loadChainedSince, loadStreams, walkQuery } from './verify-scope.ts';
 import { createChainWalk, type ErasureRef } from './verify-walk.ts';
+import type { ChainBreak, VerifyReport } from './schemas.ts';
 
-export type BreakKind = 'edited' | 'deleted' | 'reordered' | 'inserted' | 'truncated' | 'bad-checkpoint';
+// The report's types are inferred from the schemas the endpoint is documented with.
+export type { ChainBreak, VerifyReport };
 
-export interface ChainBreak {
-  tenant_id: string;
-  stream: string;
-  /** The sequence number where the chain breaks (0 for a row outside any chain). */
-  seq: number;
-  kind: BreakKind;
-  detail: string;
-  /** The event at that place, when there is one. */
-  event_id?: string;
-}
-
-export interface VerifyReport {
-  ok: boolean;
-  tenant_id: string | null;
-  since: string | null;
-  rows: number;
-  chains: number;
-  checkpoints: number;
-  cuts: number;
-  erased_rows: number;
-  /** Rows stored before hash chains existed (not verifiable, not a break). */
-  legacy_rows: number;
-  breaks: ChainBreak[];
-  /** More chains broke than `breaks` lists. */
-  more_breaks: boolean;
-  duration_ms: number;
-  rows_per_second: number;
-}
+export type BreakKind = ChainBreak['kind'];
 
 export interface VerifyOptions {
   tenant?: string | undefined;

@@ -2,7 +2,7 @@
 // trace and span ids as hex, enums as integers, 64-bit integers as decimal strings or numbers;
 // unknown fields are ignored, as receivers must). Validated with zod into the shared model.
 import { z } from 'zod';
-import { ApiError } from '../errors.ts';
+import { problem } from '../problems.ts';
 import { anyValue, attributes, type AnyValueInput, type KeyValueInput, type OtlpResourceLogs } from './model.ts';
 
 const int64 = z.union([z.string().regex(/^-?\d{1,20}$/, 'must be a 64-bit integer'), z.number().int()]);
@@ -53,12 +53,12 @@ export function decodeJsonRequest(text: string): OtlpResourceLogs[] {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new ApiError(400, 'invalid-json', `The body is not valid JSON: ${(err as Error).message}`);
+    throw problem('invalid-json', `The body is not valid JSON: ${(err as Error).message}`);
   }
   const parsed = ExportLogsServiceRequest.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ApiError(400, 'invalid-otlp', `The body is not an OTLP/JSON ExportLogsServiceRequest: ${issue.path.join('.')}: ${issue.message}`);
+    throw problem('invalid-otlp', `The body is not an OTLP/JSON ExportLogsServiceRequest: ${issue.path.join('.')}: ${issue.message}`);
   }
   return (parsed.data.resourceLogs ?? []).map((r) => ({
     resource: attributes(r.resource?.attributes),

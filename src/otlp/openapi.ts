@@ -1,7 +1,8 @@
-// The OpenAPI description of POST /v1/logs. The body is decoded by hand (two encodings,
-// compression), so the route is registered for the document only, like the native ingest route.
-import { z, type OpenAPIHono } from '@hono/zod-openapi';
-import type { AppEnv } from '../env.ts';
+// The route of POST /v1/logs, as the OpenAPI document describes it. The body is decoded by hand
+// (two encodings, compression, a byte limit while it streams in), so src/otlp/routes.ts mounts
+// the handler without zod-openapi's body validator, like the native ingest route.
+import { createRoute, z } from '@hono/zod-openapi';
+import { authenticate, requireScope } from '../auth/middleware.ts';
 
 // The patterns are those src/otlp/json.ts enforces (proto3 JSON: 64-bit integers as decimal text).
 const uint64 = z.union([z.string().regex(/^\d{1,20}$/), z.number().int().nonnegative()])
@@ -62,39 +63,41 @@ const errors = (entries: Array<[number, string]>) =>
     content: { 'application/json': { schema: Status }, 'application/x-protobuf': { schema: binary.openapi({ description: 'Protobuf google.rpc.Status' }) } },
   }]));
 
-export function registerOtlpOpenApi(app: OpenAPIHono<AppEnv>, path: string): void {
-  app.openAPIRegistry.registerPath({
-    method: 'post',
-    path,
-    operationId: 'postOtlpLogs',
-    tags: ['ingest'],
-    summary: 'Post OTLP/HTTP logs',
-    description: 'OpenTelemetry Protocol logs (what an OTel Collector `otlphttp` exporter or an SDK log exporter sends), protobuf or JSON, optionally gzip/deflate (Content-Encoding). Each LogRecord becomes an audit event (mapping in the README), validated and redacted like a native event. 200 only once the stored records are durable; records that fail validation are refused on their own and counted in partialSuccess. Answers use the request\'s encoding. A retried request stores nothing twice: each record\'s id is audit.id or derived from the tenant and the record\'s content.',
-    security: [{ bearerAuth: [] }],
-    request: {
-      body: {
-        required: true,
-        content: {
-          'application/x-protobuf': { schema: binary.openapi({ description: 'Protobuf ExportLogsServiceRequest' }) },
-          'application/json': { schema: ExportLogsServiceRequest },
-        },
+export const OTLP_LOGS_PATH = '/v1/logs';
+
+export const otlpLogsRoute = createRoute({
+  method: 'post',
+  path: OTLP_LOGS_PATH,
+  operationId: 'postOtlpLogs',
+  tags: ['ingest'],
+  summary: 'Post OTLP/HTTP logs',
+  description: 'OpenTelemetry Protocol logs (what an OTel Collector `otlphttp` exporter or an SDK log exporter sends), protobuf or JSON, optionally gzip/deflate (Content-Encoding). Each LogRecord becomes an audit event (mapping in the README), validated and redacted like a native event. 200 only once the stored records are durable; records that fail validation are refused on their own and counted in partialSuccess. Answers use the request\'s encoding. A retried request stores nothing twice: each record\'s id is audit.id or derived from the tenant and the record\'s content.',
+  security: [{ bearerAuth: [] }],
+  // Outside /api, so not under the app's authenticate: the route takes the same token itself.
+  middleware: [authenticate, requireScope('audit:write')] as const,
+  request: {
+    body: {
+      required: true,
+      content: {
+        'application/x-protobuf': { schema: binary.openapi({ description: 'Protobuf ExportLogsServiceRequest' }) },
+        'application/json': { schema: ExportLogsServiceRequest },
       },
     },
-    responses: {
-      200: {
-        description: 'Stored (all records, or all but those counted in partialSuccess)',
-        content: { 'application/json': { schema: ExportLogsServiceResponse }, 'application/x-protobuf': { schema: binary.openapi({ description: 'Protobuf ExportLogsServiceResponse' }) } },
-      },
-      ...errors([
-        [400, 'Not an OTLP logs request (bad JSON/protobuf, bad compression); not retryable'],
-        [401, 'Missing, invalid or expired bearer token'],
-        [403, 'The token lacks the audit:write scope'],
-        [413, 'Over 10 MiB (decompressed) or 10,000 records per request'],
-        [415, 'Unsupported Content-Type or Content-Encoding'],
-        [429, 'Overloaded; retryable, see Retry-After'],
-        [500, 'Unexpected error (logged with the request id)'],
-        [503, 'Store unavailable or shutting down; retryable, see Retry-After'],
-      ]),
+  },
+  responses: {
+    200: {
+      description: 'Stored (all records, or all but those counted in partialSuccess)',
+      content: { 'application/json': { schema: ExportLogsServiceResponse }, 'application/x-protobuf': { schema: binary.openapi({ description: 'Protobuf ExportLogsServiceResponse' }) } },
     },
-  });
-}
+    ...errors([
+      [400, 'Not an OTLP logs request (bad JSON/protobuf, bad compression); not retryable'],
+      [401, 'Missing, invalid or expired bearer token'],
+      [403, 'The token lacks the audit:write scope'],
+      [413, 'Over 10 MiB (decompressed) or 10,000 records per request'],
+      [415, 'Unsupported Content-Type or Content-Encoding'],
+      [429, 'Overloaded; retryable, see Retry-After'],
+      [500, 'Unexpected error (logged with the request id)'],
+      [503, 'Store unavailable or shutting down; retryable, see Retry-After'],
+    ]),
+  },
+});

@@ -3,7 +3,7 @@
 // opentelemetry-proto files), never a parser of our own.
 import { createRequire } from 'node:module';
 import protobuf from 'protobufjs';
-import { ApiError } from '../errors.ts';
+import { problem } from '../problems.ts';
 import { anyValue, attributes, type AnyValueInput, type KeyValueInput, type OtlpResourceLogs } from './model.ts';
 
 /** The static message classes we use (the module ships no typings for them). */
@@ -42,7 +42,7 @@ export function decodeProtobufRequest(body: Uint8Array): OtlpResourceLogs[] {
   try {
     message = logsV1.ExportLogsServiceRequest.decode(body);
   } catch (err) {
-    throw new ApiError(400, 'invalid-protobuf', `The body is not an OTLP ExportLogsServiceRequest: ${(err as Error).message}`);
+    throw problem('invalid-protobuf', `The body is not an OTLP ExportLogsServiceRequest: ${(err as Error).message}`);
   }
   const req = logsV1.ExportLogsServiceRequest.toObject(message, TO_OBJECT) as {
     resourceLogs?: Array<{

@@ -8,9 +8,9 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { authenticate, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
-import { ApiError, handleError } from '../errors.ts';
+import { toApiError } from '../errors.ts';
+import { ApiError, problem } from '../problems.ts';
 import { decodeUtf8, inspectRaw, readRequestBytes } from '../ingest/body.ts';
 import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES } from '../event/limits.ts';
 import { rejection, validateEvents, type RejectedEvent } from '../ingest/normalize.ts';
@@ -18,10 +18,10 @@ import { storeRows } from '../ingest/routes.ts';
 import { decodeJsonRequest } from './json.ts';
 import { records, sourceOf, toWireEvent } from './mapping.ts';
 import { countRecords } from './model.ts';
-import { registerOtlpOpenApi } from './openapi.ts';
+import { OTLP_LOGS_PATH, otlpLogsRoute } from './openapi.ts';
 import { encodeProtobufResponse, encodeProtobufStatus, decodeProtobufRequest } from './protobuf.ts';
 
-export const OTLP_LOGS_PATH = '/v1/logs';
+export { OTLP_LOGS_PATH };
 const PROTOBUF = 'application/x-protobuf';
 
 type Encoding = 'json' | 'protobuf';
@@ -30,7 +30,7 @@ function encodingOf(contentType: string | undefined): Encoding {
   const mime = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (mime === 'application/json') return 'json';
   if (mime === PROTOBUF || mime === 'application/protobuf') return 'protobuf';
-  throw new ApiError(415, 'unsupported-media-type', `OTLP/HTTP takes application/x-protobuf or application/json; got ${mime ? `"${mime}"` : 'none'}.`);
+  throw problem('unsupported-media-type', `OTLP/HTTP takes application/x-protobuf or application/json; got ${mime ? `"${mime}"` : 'none'}.`);
 }
 
 const gunzip = promisify(zlib.gunzip);
@@ -41,14 +41,14 @@ async function decompress(body: Uint8Array, contentEncoding: string | undefined)
   const encoding = (contentEncoding ?? 'identity').trim().toLowerCase();
   if (encoding === 'identity' || encoding === '') return body;
   const inflater = encoding === 'gzip' || encoding === 'x-gzip' ? gunzip : encoding === 'deflate' ? inflate : undefined;
-  if (!inflater) throw new ApiError(415, 'unsupported-encoding', `Content-Encoding "${encoding}" is not supported; send gzip, deflate or none.`);
+  if (!inflater) throw problem('unsupported-encoding', `Content-Encoding "${encoding}" is not supported; send gzip, deflate or none.`);
   try {
     return await inflater(body, { maxOutputLength: MAX_REQUEST_BYTES });
   } catch (err) {
     if (err instanceof RangeError || (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new ApiError(413, 'payload-too-large', `The decompressed body exceeds the limit of ${MAX_REQUEST_BYTES} bytes (10 MiB) per request.`);
+      throw problem('payload-too-large', `The decompressed body exceeds the limit of ${MAX_REQUEST_BYTES} bytes (10 MiB) per request.`);
     }
-    throw new ApiError(400, 'invalid-encoding', `The body is not valid ${encoding} data.`);
+    throw problem('invalid-encoding', `The body is not valid ${encoding} data.`);
   }
 }
 
@@ -56,22 +56,10 @@ async function decompress(body: Uint8Array, contentEncoding: string | undefined)
 const RPC_CODE: Record<number, number> = { 400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 8, 415: 3, 429: 8, 500: 13, 501: 12, 503: 14 };
 
 /** An error as OTLP/HTTP wants it: a Status in the request's encoding, Retry-After kept. */
-async function otlpError(err: unknown, c: Context<AppEnv>): Promise<Response> {
-  let status: number;
-  let message: string;
-  let headers: Record<string, string> = {};
-  if (err instanceof ApiError) {
-    status = err.status;
-    message = err.message;
-    headers = { ...err.extra.headers };
-  } else {
-    // Logged (stack for the unexpected, kind only for store errors) and mapped to 500/503 by the shared handler.
-    const problem = handleError(err, c);
-    status = problem.status;
-    message = ((await problem.json()) as { detail: string }).detail;
-    const retryAfter = problem.headers.get('Retry-After');
-    if (retryAfter) headers['Retry-After'] = retryAfter;
-  }
+function otlpError(err: unknown, c: Context<AppEnv>): Response {
+  // The same problem as on every route (unexpected errors logged as there), in OTLP's shape.
+  const { status, message, headers: problemHeaders } = toApiError(err, c);
+  const headers: Record<string, string> = { ...problemHeaders };
   const code = RPC_CODE[status] ?? 2;
   let protobuf = false;
   try {
@@ -96,9 +84,11 @@ function partialMessage(rejected: RejectedEvent[], paths: string[], total: numbe
 export function otlpRoutes() {
   const app = new OpenAPIHono<AppEnv>();
   app.onError(otlpError);
-  registerOtlpOpenApi(app, OTLP_LOGS_PATH);
+  // The document gets the route as declared, body included; the handler reads the body itself.
+  const { middleware: _middleware, ...document } = otlpLogsRoute;
+  app.openAPIRegistry.registerPath(document);
 
-  app.post(OTLP_LOGS_PATH, authenticate, requireScope('audit:write'), async (c) => {
+  app.openapi({ ...otlpLogsRoute, hide: true, request: {} }, async (c) => {
     const { redactor, metrics } = c.get('services');
     try {
       const encoding = encodingOf(c.req.header('Content-Type'));
@@ -107,7 +97,7 @@ export function otlpRoutes() {
       const resourceLogs = encoding === 'protobuf' ? decodeProtobufRequest(body) : decodeJsonRequest(decodeUtf8(body));
       const total = countRecords(resourceLogs);
       if (total > MAX_BATCH_EVENTS) {
-        throw new ApiError(413, 'payload-too-large', `The request holds ${total} log records; the limit is ${MAX_BATCH_EVENTS} per request.`);
+        throw problem('payload-too-large', `The request holds ${total} log records; the limit is ${MAX_BATCH_EVENTS} per request.`);
       }
 
       const tenant = c.get('principal').tenantId;

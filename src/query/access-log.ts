@@ -22,7 +22,7 @@ import type { MiddlewareHandler } from 'hono';
 import { diagnosticError } from '../log-redact.ts';
 import { loggableError } from '../store/errors.ts';
 import type { AppEnv } from '../env.ts';
-import { ApiError } from '../errors.ts';
+import { problem } from '../problems.ts';
 import type { EventRow } from '../event/model.ts';
 import { normalizeEvents } from '../ingest/normalize.ts';
 import { clientIp } from '../ingest/routes.ts';
@@ -169,7 +169,7 @@ export function requestOrigin(c: Parameters<MiddlewareHandler<AppEnv>>[0]): { ip
  */
 export const refuseHeadReads: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.req.method !== 'HEAD') return next();
-  throw new ApiError(405, 'method-not-allowed',
+  throw problem('method-not-allowed',
     `HEAD is not allowed on ${c.req.path}: reads of the audit log are audited, so use GET; allowed: GET.`, { headers: { Allow: 'GET' } });
 };
 

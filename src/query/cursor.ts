@@ -1,8 +1,8 @@
 // Opaque keyset cursor: the (timestamp, id) of the last row of a page, base64url-encoded.
 // A page continues strictly below that key, so rows inserted meanwhile never shift a page and
 // every stored row is returned exactly once.
-import { badRequest } from '../errors.ts';
 import { CANONICAL_UUID_RE } from '../event/patterns.ts';
+import { problem } from '../problems.ts';
 import type { Cursor } from '../store/activities.ts';
 
 export function encodeCursor(c: Cursor): string {
@@ -10,7 +10,7 @@ export function encodeCursor(c: Cursor): string {
 }
 
 export function decodeCursor(s: string): Cursor {
-  const invalid = () => badRequest('invalid-cursor', 'The cursor is not one this service issued; start again without it.');
+  const invalid = () => problem('invalid-cursor', 'The cursor is not one this service issued; start again without it.');
   if (s.length > 200 || !/^[A-Za-z0-9_-]+$/.test(s)) throw invalid();
   let v: unknown;
   try {

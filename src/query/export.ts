@@ -8,8 +8,7 @@ import type { AppEnv } from '../env.ts';
 import { diagnosticError } from '../log-redact.ts';
 import { problemResponses } from '../openapi.ts';
 import { queryInt } from '../params.ts';
-import { isRetryable } from '../store/errors.ts';
-import { ApiError } from '../errors.ts';
+import { domainProblem } from '../errors.ts';
 import { requestOrigin } from './access-log.ts';
 import { CONTENT_TYPES, csvHeader, csvLines, ndjsonLines } from './export-format.ts';
 import { FilterQuery, toFilters } from './params.ts';
@@ -79,10 +78,7 @@ export function exportRoutes() {
     try {
       first = await batches.next();
     } catch (err) {
-      if (isRetryable(err)) {
-        throw new ApiError(503, 'store-unavailable', 'The audit store is unavailable; retry later.', { headers: { 'Retry-After': '5' } });
-      }
-      throw err;
+      throw domainProblem(err, 'export') ?? err;
     }
     // From here on the export records its own access event, when its stream ends.
     c.set('accessAudited', true);

@@ -3,13 +3,15 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { readTenant, requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
-import { notFound } from '../errors.ts';
+import { problem } from '../problems.ts';
 import { AuditEvent } from '../event/model.ts';
-import { TenantIdSchema, UUID_RE } from '../event/patterns.ts';
+import { TenantIdSchema } from '../event/patterns.ts';
 import { problemResponses } from '../openapi.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { readOne, readPage } from './pending-reads.ts';
 import { ListQuery, RecentQuery, toFilters } from './params.ts';
+
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 const EventPage = z
   .object({
@@ -104,7 +106,7 @@ export function queryRoutes() {
       c.set('accessResource', id.toLowerCase());
       const event = await readOne(c.get('services').store, c.get('services').writer, tenant, id.toLowerCase());
       c.set('accessRows', event ? 1 : 0);
-      if (!event) throw notFound(`No event ${id} in tenant "${tenant}".`);
+      if (!event) throw problem('not-found', `No event ${id} in tenant "${tenant}".`);
       return c.json(event, 200);
     });
 }
