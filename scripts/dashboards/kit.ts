@@ -98,7 +98,7 @@ const TENANT_PATTERN_SQL = (() => {
 })();
 
 /**
- * The tenant picker offers only ids of the one tenant-id charset (src/ingest/event.ts). The
+ * The tenant picker offers only ids of the one tenant-id charset (src/event/patterns.ts). The
  * ClickHouse plugin writes a multi-value variable into the SQL as '…' literals without escaping,
  * so one stored "x'y" (accepted before the charset was enforced everywhere, or inserted straight
  * into the table) would break every panel the moment it is picked, or rewrite its SQL. Such a

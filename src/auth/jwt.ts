@@ -155,7 +155,7 @@ export function claimProblem(name: 'sub' | 'tenant_id', value: unknown, max: num
   if (!value.isWellFormed() || /[\u0000-\u001F\u007F\u202A-\u202E\u2066-\u2069]/.test(value)) {
     return `The bearer token's "${name}" claim holds control characters or malformed Unicode.`;
   }
-  // A tenant id follows the one rule of every path (src/ingest/event.ts): a token for "x'y" would
+  // A tenant id follows the one rule of every path (src/event/patterns.ts): a token for "x'y" would
   // otherwise store events no query parameter, erasure or dashboard can name.
   const tenantProblem = name === 'tenant_id' ? tenantIdProblem(value) : undefined;
   if (tenantProblem) return `The bearer token's "tenant_id" claim ${tenantProblem}.`;
