@@ -3,11 +3,11 @@
 // listed, for shippers that cannot split a batch (syslog-ng, Fluent Bit, Vector).
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { domainProblem } from '../errors.ts';
-import { ApiError } from '../problems.ts';
+import { ApiError, problem } from '../problems.ts';
 import { bodyFormat, NDJSON_MEDIA_TYPES, parseEvents, readRequestBody, splitEvents } from './body.ts';
 import { AuditEventInput } from '../event/input.ts';
 import type { EventRow } from '../event/model.ts';
@@ -33,11 +33,17 @@ const PartialQuery = z.object({
   }),
 });
 
-/** Counts every refused post by its problem code (what answered it: a validator, the handler, the writer). */
-const countRejected: MiddlewareHandler<AppEnv> = async (c, next) => {
-  await next();
-  if (c.error instanceof ApiError) c.get('services').metrics.ingestRejected.inc({ reason: c.error.code });
-};
+/** `partial` as declared: absent, true or false; anything else (empty, repeated) is a 400 like every bad parameter. */
+function partialParam(c: Context<AppEnv>): boolean {
+  const values = c.req.queries('partial');
+  if (values === undefined) return false;
+  const parsed = PartialQuery.shape.partial.safeParse(values.length === 1 ? values[0] : values);
+  if (!parsed.success) {
+    const message = parsed.error.issues[0]!.message;
+    throw problem('invalid-parameters', `Invalid request parameters: partial: ${message}`, { errors: [{ field: 'partial', message }] });
+  }
+  return parsed.data === 'true';
+}
 
 /** The client address (X-Forwarded-For only with AUDIT_TRUST_PROXY). */
 export function clientIp(c: Context<AppEnv>): string {
@@ -82,7 +88,7 @@ const postRoute = createRoute({
   description: 'One event object, a JSON array of events, or NDJSON (one event per line). Answers 202 only once every event is stored durably: in ClickHouse, or (store down or slow) fsynced into the local spool that replays into it in order. 429/503 come with Retry-After; retry with the same ids. Limits: 64 KiB per event, 10,000 events or 10 MiB per request. A request is all-or-nothing unless partial=true: then the valid events are stored and each refused one is listed in rejected[].',
   operationId: 'postActivities',
   security: [{ bearerAuth: [] }],
-  middleware: [requireScope('audit:write'), countRejected] as const,
+  middleware: [requireScope('audit:write')] as const,
   request: {
     query: PartialQuery,
     body: {
@@ -114,42 +120,53 @@ export function ingestRoutes() {
   const app = new OpenAPIHono<AppEnv>();
   // The body is read by hand (three shapes, a byte limit enforced while it streams in, errors per
   // event index), so the document gets the route as declared, body included, and the handler is
-  // mounted without zod-openapi's body validator (which would buffer and parse it first); the
-  // query is validated as on every route.
+  // mounted without zod-openapi's validators: the body one would buffer and parse it first, and
+  // the query one costs every single-event post a validator middleware for one optional flag
+  // (partialParam checks it with the same schema). Measured: issue 17 in BENCHMARKS.md.
   const { middleware: _middleware, ...document } = postRoute;
   app.openAPIRegistry.registerPath(document);
 
-  return app.openapi({ ...postRoute, hide: true, request: { query: postRoute.request.query } }, async (c) => {
-    const { redactor, metrics } = c.get('services');
-    const partial = c.req.valid('query').partial === 'true';
-    const format = bodyFormat(c.req.header('Content-Type'));
-    const text = await readRequestBody(c.req.raw, c.req.header('Content-Length'));
-    // received_at is taken here, after the body is in and right before the rows queue for the
-    // writer, so it does not decrease along the order rows are stored in (sinks rely on it).
-    const ctx: RequestContext = {
-      principal: c.get('principal'),
-      ip: clientIp(c),
-      userAgent: (c.req.header('User-Agent') ?? '').slice(0, 1024),
-      requestId: c.get('requestId'),
-      now: Date.now(),
-    };
-    if (!partial) {
-      const { rows, redactions, minted } = normalizeEvents(parseEvents(text, format), ctx, redactor);
-      if (redactions > 0) metrics.redactions.inc(redactions);
-      await storeRows(c, rows, minted);
-      return c.json({ accepted: rows.length, ids: rows.map((r) => r.id) }, 202);
+  return app.openapi({ ...postRoute, hide: true, request: {} }, async (c) => {
+    try {
+      return await accept(c, partialParam(c));
+    } catch (err) {
+      // Every refusal the handler answers, by its problem code (as audit_ingest_rejected_total counts them).
+      if (err instanceof ApiError) c.get('services').metrics.ingestRejected.inc({ reason: err.code });
+      throw err;
     }
-    const body = splitEvents(text, format);
-    const checked = validateEvents(body.events, ctx, redactor, new Set(body.problems.keys()));
-    if (checked.redactions > 0) metrics.redactions.inc(checked.redactions);
-    const rejected: RejectedEvent[] = [...checked.rejected, ...[...body.problems].map(([index, p]) => rejection(index, [p.error]))]
-      .sort((a, b) => a.index - b.index);
-    if (checked.rows.length > 0) await storeRows(c, checked.rows, checked.minted);
-    c.get('log').debug({ events: checked.rows.length, rejected: rejected.length }, 'partial batch');
-    return c.json({
-      accepted: checked.rows.length,
-      ids: checked.rows.map((r) => r.id),
-      rejected: rejected.map((r) => ({ index: r.index, ...(r.field ? { field: r.field } : {}), message: r.message })),
-    }, 202);
   });
+}
+
+/** The post itself: read and check the events, store them, answer 202 (with partial: the refused ones listed). */
+async function accept(c: Context<AppEnv>, partial: boolean) {
+  const { redactor, metrics } = c.get('services');
+  const format = bodyFormat(c.req.header('Content-Type'));
+  const text = await readRequestBody(c.req.raw, c.req.header('Content-Length'));
+  // received_at is taken here, after the body is in and right before the rows queue for the
+  // writer, so it does not decrease along the order rows are stored in (sinks rely on it).
+  const ctx: RequestContext = {
+    principal: c.get('principal'),
+    ip: clientIp(c),
+    userAgent: (c.req.header('User-Agent') ?? '').slice(0, 1024),
+    requestId: c.get('requestId'),
+    now: Date.now(),
+  };
+  if (!partial) {
+    const { rows, redactions, minted } = normalizeEvents(parseEvents(text, format), ctx, redactor);
+    if (redactions > 0) metrics.redactions.inc(redactions);
+    await storeRows(c, rows, minted);
+    return c.json({ accepted: rows.length, ids: rows.map((r) => r.id) }, 202);
+  }
+  const body = splitEvents(text, format);
+  const checked = validateEvents(body.events, ctx, redactor, new Set(body.problems.keys()));
+  if (checked.redactions > 0) metrics.redactions.inc(checked.redactions);
+  const rejected: RejectedEvent[] = [...checked.rejected, ...[...body.problems].map(([index, p]) => rejection(index, [p.error]))]
+    .sort((a, b) => a.index - b.index);
+  if (checked.rows.length > 0) await storeRows(c, checked.rows, checked.minted);
+  c.get('log').debug({ events: checked.rows.length, rejected: rejected.length }, 'partial batch');
+  return c.json({
+    accepted: checked.rows.length,
+    ids: checked.rows.map((r) => r.id),
+    rejected: rejected.map((r) => ({ index: r.index, ...(r.field ? { field: r.field } : {}), message: r.message })),
+  }, 202);
 }
