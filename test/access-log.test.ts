@@ -3,13 +3,12 @@
 // recursion storms. The window is long here, so events are written only on explicit flushes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.ts';
-import { mintToken } from '../src/auth/jwt.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { MAX_DISTINCT, MAX_DISTINCT_PER_CALLER } from '../src/query/access-log.ts';
 import { startServices } from '../src/services.ts';
 import { Store } from '../src/store/client.ts';
-import { createTestService, event, testDataDir, TEST_SECRET, type TestService } from './helpers.ts';
+import { createTestService, event, testEnv, testToken, type TestService } from './helpers.ts';
 
 interface AccessEvent {
   tenant_id: string;
@@ -270,14 +269,14 @@ describe('HEAD', () => {
 describe('shutdown', () => {
   it('stores pending access events before the writer closes', async () => {
     const database = `t_shutdown_${Date.now()}`;
-    const config = loadConfig({
-      AUDIT_DATA_DIR: testDataDir(), CLICKHOUSE_DATABASE: database, AUDIT_JWT_SECRET: TEST_SECRET,
+    const config = loadConfig(testEnv({
+      CLICKHOUSE_DATABASE: database,
       AUDIT_ACCESS_LOG_ENABLED: 'true', AUDIT_ACCESS_LOG_WINDOW_MS: '60000', AUDIT_READ_RATE_LIMIT: '0',
-    });
+    }));
     const store = await Store.fromConfig(config);
     const services = await startServices(config, createLogger({ level: 'silent' }), { store });
     const app = createApp(services);
-    const token = await mintToken(TEST_SECRET, { tenant: 'acme', scope: 'audit:read', sub: 'alice' });
+    const token = await testToken({ scope: 'audit:read' });
     expect((await app.request('/api/v1/audit/activities', { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
     await services.shutdown();
     const rows = await store.query<{ n: string }>(

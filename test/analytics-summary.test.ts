@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summarizeFromRaw } from './support/summary-reference.ts';
 import type { AuditSummary } from '../src/analytics/summary.ts';
 import { mintToken } from '../src/auth/jwt.ts';
-import { createTestService, TEST_SECRET, type TestService } from './helpers.ts';
+import { createTestService, TEST_SECRET, type TestService, problemOf } from './helpers.ts';
 import { seedEvents, toWire } from './analytics-seed.ts';
 
 const TENANTS = ['acme', 'globex', 'initech'];
@@ -119,8 +119,8 @@ describe('GET /api/v1/audit/summary', () => {
     for (const q of ['days=0', 'days=401', 'days=abc', 'days=1.5', 'top=0', 'top=101']) {
       const res = await t.get(`/api/v1/audit/summary?${q}`, { token: tokens.acme });
       expect(res.status, q).toBe(400);
-      const body = (await res.json()) as { errors: Array<{ field: string }> };
-      expect(body.errors[0]!.field).toBe(q.split('=')[0]);
+      const body = await problemOf(res);
+      expect(body.errors![0]!.field).toBe(q.split('=')[0]);
     }
   });
 });

@@ -19,7 +19,7 @@ import { writeArchive } from '../src/archive/writer.ts';
 import { loadConfig } from '../src/config.ts';
 import { startServices } from '../src/services.ts';
 import { createLogger } from '../src/logger.ts';
-import { TEST_SECRET, testDataDir } from './helpers.ts';
+import { testDataDir, testEnv } from './helpers.ts';
 import { DAY, SEVERITIES, createRetentionService, eventAt, tempDir, type RetentionTestService } from './retention-helpers.ts';
 
 const run = promisify(execFile);
@@ -210,12 +210,7 @@ describe('archive verify', () => {
 
 describe('archive restore', () => {
   it('re-imports archived events into audit_restored, once, refusing a damaged archive', async () => {
-    const config = loadConfig({
-      AUDIT_DATA_DIR: testDataDir(),
-      CLICKHOUSE_DATABASE: t.database,
-      AUDIT_JWT_SECRET: TEST_SECRET,
-      AUDIT_LOG_LEVEL: 'silent',
-    });
+    const config = loadConfig(testEnv({ CLICKHOUSE_DATABASE: t.database }));
     const restored = async () =>
       Number((await t.services.store.query<{ n: string }>(`SELECT count() AS n FROM ${t.services.store.table('audit_restored')}`))[0]!.n);
     const dir = copy();
@@ -276,14 +271,14 @@ describe('archive signing key', () => {
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     const expected = await createSigner(privateKey);
     for (const value of [pem, JSON.stringify(privateKey.export({ format: 'jwk' }))]) {
-      const config = loadConfig({ AUDIT_DATA_DIR: testDataDir(), CLICKHOUSE_DATABASE: t.database, AUDIT_JWT_SECRET: TEST_SECRET, AUDIT_SPOOL_MAX_BYTES: '0', AUDIT_ARCHIVE_SIGNING_KEY: value });
+      const config = loadConfig(testEnv({ CLICKHOUSE_DATABASE: t.database, AUDIT_SPOOL_MAX_BYTES: '0', AUDIT_ARCHIVE_SIGNING_KEY: value }));
       const s = await startServices(config, createLogger({ level: 'silent' }), { store: t.services.store });
       expect((await s.retention.signer()).keyId).toBe(expected.keyId);
       await s.shutdown();
     }
     const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     for (const bad of ['not-a-key-but-a-secret-value-0123456789', rsa]) {
-      const config = loadConfig({ AUDIT_DATA_DIR: testDataDir(), CLICKHOUSE_DATABASE: t.database, AUDIT_JWT_SECRET: TEST_SECRET, AUDIT_SPOOL_MAX_BYTES: '0', AUDIT_ARCHIVE_SIGNING_KEY: bad });
+      const config = loadConfig(testEnv({ CLICKHOUSE_DATABASE: t.database, AUDIT_SPOOL_MAX_BYTES: '0', AUDIT_ARCHIVE_SIGNING_KEY: bad }));
       const err = await startServices(config, createLogger({ level: 'silent' }), { store: t.services.store }).then(() => undefined, (e: Error) => e);
       expect(err?.name).toBe('SigningKeyError');
       expect(err!.message).not.toContain(bad.slice(0, 30));

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EventRow } from '../src/event/model.ts';
 import { FaultInjector } from './support/faults.ts';
 import { Spool } from '../src/spool/spool.ts';
-import { createTestService, event, testDataDir, type TestService } from './helpers.ts';
+import { createTestService, event, testDataDir, type TestService, problemOf } from './helpers.ts';
 
 const services: TestService[] = [];
 afterEach(async () => {
@@ -197,7 +197,7 @@ describe('durable ingest', () => {
         expect(res.status).toBe(503);
         expect(res.headers.get('Retry-After')).toMatch(/^\d+$/);
         expect(res.headers.get('Content-Type')).toContain('application/problem+json');
-        expect(((await res.json()) as { type: string }).type).toMatch(/spool-full$/);
+        expect((await problemOf(res)).type).toMatch(/spool-full$/);
         refused.push(b);
       }
     }
@@ -224,7 +224,7 @@ describe('durable ingest', () => {
     const res = await t.post(huge);
     expect(res.status).toBe(413);
     expect(res.headers.get('Content-Type')).toContain('application/problem+json');
-    expect(((await res.json()) as { type: string }).type).toMatch(/too-large-for-spool$/);
+    expect((await problemOf(res)).type).toMatch(/too-large-for-spool$/);
     const small = batch(1, 'small');
     expect((await t.post(small)).status).toBe(202); // the spool still takes what fits
     expect((await readyz(t)).status).toBe(200); // degraded, not "cannot accept writes"
@@ -268,7 +268,7 @@ describe('durable ingest', () => {
     expect(overloaded.length).toBeGreaterThan(0);
     for (const o of overloaded) {
       expect(o.res.headers.get('Retry-After')).toBe('1');
-      expect(((await o.res.json()) as { type: string }).type).toMatch(/overloaded$/);
+      expect((await problemOf(o.res)).type).toMatch(/overloaded$/);
     }
     expect(maxBacklog).toBeLessThanOrEqual(10_000); // the bound on what waits in memory held
     // Latency grew from the healthy baseline to past the deadline (answers come from the slow spool).
@@ -319,7 +319,7 @@ describe('durable ingest', () => {
     const res = await t.post(lost);
     expect(res.status).toBe(503);
     expect(res.headers.get('Retry-After')).toBe('5');
-    expect(((await res.json()) as { type: string }).type).toMatch(/spool-unavailable$/);
+    expect((await problemOf(res)).type).toMatch(/spool-unavailable$/);
     expect((await readyz(t)).status).toBe(503);
 
     faults.heal().failStore(); // the disk is back, the store not yet
@@ -420,7 +420,7 @@ describe('durable ingest', () => {
     const refused = await t.post(batch(1, 'late'));
     expect(refused.status).toBe(503);
     expect(refused.headers.get('Retry-After')).toBe('1');
-    expect(((await refused.json()) as { type: string }).type).toMatch(/shutting-down$/);
+    expect((await problemOf(refused)).type).toMatch(/shutting-down$/);
     expect((await readyz(t)).status).toBe(503);
     const again = await start({ CLICKHOUSE_DATABASE: database });
     expect(again.services.writer.status().spool!.events).toBe(0);

@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/audithouse.js');
@@ -67,7 +67,8 @@ describe('quickstart (real CLI, child process)', () => {
   it('first start creates a dev secret and prints an admin token and a curl example that work', async () => {
     port = await freePort();
     const { child, stdout } = await start(port);
-    await new Promise((r) => setTimeout(r, 300));
+    // The banner is printed around readiness; wait for it rather than for 300 ms.
+    await vi.waitFor(() => expect(stdout()).toMatch(/export TOKEN=\S+/), { timeout: 15_000, interval: 50 });
     const out = stdout();
     expect(out).toContain('curl');
     token = /export TOKEN=(\S+)/.exec(out)![1]!;

@@ -161,7 +161,8 @@ describe('GET /api/v1/audit/export', () => {
       await r2.cancel();
       await s.services.accessLog!.flush();
       await s.services.writer.flush();
-      const accessed = (await (await s.get('/api/v1/audit/activities?activity_type=audit.accessed&limit=10')).json()) as {
+      // details: the access record's fields, free-form JSON in the event schema.
+      const accessed = (await (await s.get('/api/v1/audit/activities?activity_type=audit.accessed&limit=10')).json()) as unknown as {
         data: Array<{ details: { filters: Record<string, string>; row_count: number; completed?: boolean } }>;
       };
       const cut = accessed.data.find((e) => e.details.filters.format === 'csv')!;

@@ -2,7 +2,7 @@
 // batches, wedge exports or slip past validation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventRow } from '../src/event/model.ts';
-import { createTestService, event, type TestService } from './helpers.ts';
+import { createTestService, event, type TestService, problemOf } from './helpers.ts';
 
 let t: TestService;
 beforeAll(async () => {
@@ -58,7 +58,7 @@ describe('values that validation must catch before the store sees them', () => {
     for (const contentType of ['application/json', 'application/x-ndjson']) {
       const res = await t.post(json, { contentType });
       expect(res.status, contentType).toBe(422);
-      expect(((await res.json()) as { detail: string; errors: Array<{ message: string }> }).errors[0]!.message).toMatch(/nests deeper than 32/);
+      expect((await problemOf(res)).errors![0]!.message).toMatch(/nests deeper than 32/);
     }
     let ok: unknown = 'x';
     for (let i = 0; i < 30; i++) ok = { d: ok };
@@ -72,7 +72,7 @@ describe('values that validation must catch before the store sees them', () => {
 
   it('counts every invalid event in the 422 detail, even past the 100 errors it lists', async () => {
     const res = await t.post(Array.from({ length: 500 }, () => event({ severity: 'NOPE' })));
-    const body = (await res.json()) as { detail: string; errors: unknown[] };
+    const body = await problemOf(res);
     expect(body.detail).toMatch(/^500 of 500 event\(s\) are invalid/);
     expect(body.errors).toHaveLength(100);
   });

@@ -3,10 +3,9 @@
 // way an oversized body gets 413 and stores nothing.
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintToken } from '../src/auth/jwt.ts';
 import { loadConfig } from '../src/config.ts';
 import { serve } from '../src/server.ts';
-import { event, TEST_SECRET, testDataDir } from './helpers.ts';
+import { event, testDataDir, testEnv, testToken } from './helpers.ts';
 
 interface Answer {
   status: number;
@@ -49,11 +48,8 @@ describe('ingest over HTTP', () => {
   let token: string;
 
   beforeAll(async () => {
-    server = await serve(loadConfig({
-      PORT: '0', HOST: '127.0.0.1', AUDIT_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: database,
-      AUDIT_JWT_SECRET: TEST_SECRET, AUDIT_LOG_LEVEL: 'silent',
-    }));
-    token = await mintToken(TEST_SECRET, { tenant: 'acme', scope: 'audit:read audit:write', sub: 'alice' });
+    server = await serve(loadConfig(testEnv({ PORT: '0', HOST: '127.0.0.1', AUDIT_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: database })));
+    token = await testToken();
   });
   afterAll(async () => {
     await server.close();

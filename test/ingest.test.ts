@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestService, event, type TestService } from './helpers.ts';
+import { createTestService, event, type TestService, bodyOf } from './helpers.ts';
 
 let t: TestService;
 beforeAll(async () => {
@@ -9,7 +9,7 @@ afterAll(async () => t.close());
 
 async function ids(res: Response): Promise<string[]> {
   expect(res.status).toBe(202);
-  const body = (await res.json()) as { accepted: number; ids: string[] };
+  const body = await bodyOf(res, 'post', '/api/v1/audit/activities');
   expect(body.accepted).toBe(body.ids.length);
   return body.ids;
 }

@@ -12,21 +12,18 @@ import { createLogger } from '../src/logger.ts';
 import { startServices, type StartedServices } from '../src/services.ts';
 import type { FaultInjector } from './support/faults.ts';
 import type { Store } from '../src/store/client.ts';
-import { TEST_SECRET, testDataDir } from './helpers.ts';
+import { testEnv } from './support/service.ts';
 
 /** A service on an existing database (a "restart"), sharing the process's engine. */
 export async function startOn(database: string, env: Record<string, string> = {}, opts: { faults?: FaultInjector } = {}): Promise<StartedServices> {
-  const config = loadConfig({
-    AUDIT_DATA_DIR: testDataDir(),
+  const config = loadConfig(testEnv({
     CLICKHOUSE_DATABASE: database,
-    AUDIT_JWT_SECRET: TEST_SECRET,
-    AUDIT_LOG_LEVEL: 'silent',
     AUDIT_BATCH_LINGER_MS: '1',
     AUDIT_ACCESS_LOG_ENABLED: 'false',
     // The database's spool belongs to the test's main service (one holder per process).
     AUDIT_SPOOL_MAX_BYTES: '0',
     ...env,
-  });
+  }));
   return startServices(config, createLogger({ level: 'silent' }), opts);
 }
 

@@ -10,7 +10,7 @@ import { CHECKPOINT_TYP } from '../src/integrity/checkpoints.ts';
 import { deleteWithCuts } from '../src/integrity/cuts.ts';
 import { loadIntegrityKeys, macKeys } from '../src/integrity/keys.ts';
 import { verifyChains, parseSince, type VerifyReport } from '../src/integrity/verify.ts';
-import { createTestService, event, testDataDir, type TestService } from './helpers.ts';
+import { createTestService, event, testDataDir, type TestService, problemOf } from './helpers.ts';
 import { FaultInjector } from './support/faults.ts';
 import { chainRows, directWriter, row, startOn } from './integrity-helpers.ts';
 import type { EventRow } from '../src/event/model.ts';
@@ -148,7 +148,7 @@ describe('hash chains', () => {
     expect(res.headers.get('content-type')).toContain('application/problem+json');
     const bad = await t.get('/api/v1/audit/integrity?since=yesterday', { token: admin });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { type: string }).type).toMatch(/invalid-parameters$/);
+    expect((await problemOf(bad)).type).toMatch(/invalid-parameters$/);
     expect(parseSince('7d', 1_000_000_000_000)).toBe(1_000_000_000_000 - 7 * 86_400_000);
     expect(parseSince('2026-01-31')).toBe(Date.parse('2026-01-31T00:00:00Z'));
   });

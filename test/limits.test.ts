@@ -3,12 +3,11 @@
 // the HTTP server's timeouts against slow clients, on a real server over loopback.
 import http from 'node:http';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { MAX_REQUEST_BYTES } from '../src/event/limits.ts';
 import { SERVER_TIMEOUTS, serve } from '../src/server.ts';
-import { createTestService, event, testDataDir, TEST_SECRET, type TestService } from './helpers.ts';
-import { mintToken } from '../src/auth/jwt.ts';
+import { createTestService, event, testEnv, testToken, type TestService } from './helpers.ts';
 import { normalizeEvents } from '../src/ingest/normalize.ts';
 
 const LIMIT = 10;
@@ -116,12 +115,9 @@ describe('real HTTP server (loopback)', () => {
   let srv: Awaited<ReturnType<typeof serve>>;
   let token: string;
   beforeAll(async () => {
-    const config = loadConfig({
-      PORT: '0', HOST: '127.0.0.1', AUDIT_DATA_DIR: testDataDir(), CLICKHOUSE_DATABASE: `t_server_${process.pid}`,
-      AUDIT_JWT_SECRET: TEST_SECRET, AUDIT_LOG_LEVEL: 'silent', AUDIT_ACCESS_LOG_ENABLED: 'true', AUDIT_ACCESS_LOG_WINDOW_MS: '10',
-    });
+    const config = loadConfig(testEnv({ PORT: '0', HOST: '127.0.0.1', AUDIT_ACCESS_LOG_ENABLED: 'true', AUDIT_ACCESS_LOG_WINDOW_MS: '10' }));
     srv = await serve(config, { timeouts: { headersTimeout: 400, requestTimeout: 800, connectionsCheckingInterval: 100, socketIdleTimeout: 1500 } });
-    token = await mintToken(TEST_SECRET, { tenant: 'acme', scope: 'audit:read audit:write', sub: 'alice' });
+    token = await testToken();
   });
   afterAll(async () => srv?.close());
 
@@ -167,42 +163,46 @@ describe('real HTTP server (loopback)', () => {
   });
 
   it('answers 413 to a chunked upload that keeps going, while the client is still sending', async () => {
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request({
-        host: '127.0.0.1', port: srv.port, method: 'POST', path: '/api/v1/audit/activities',
-        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/x-ndjson', 'Transfer-Encoding': 'chunked' },
-      });
-      const line = `${JSON.stringify(event({ description: 'y'.repeat(4000) }))}\n`.repeat(16);
-      let sent = 0;
-      let answered = false;
-      req.on('response', (res) => {
-        answered = true;
-        res.resume();
-        resolve(res.statusCode ?? 0);
-        req.destroy();
-      });
-      req.on('error', (err) => (answered ? undefined : reject(err)));
-      const pump = () => {
-        while (!answered && sent < 200 * 1024 * 1024) {
-          sent += line.length;
-          if (!req.write(line)) {
-            req.once('drain', pump);
-            return;
+    // A server of its own with the shipped timeouts: with the 800 ms request timeout above, a
+    // loaded machine did not read the 10 MiB before it and answered 408 instead.
+    const roomy = await serve(loadConfig(testEnv({ PORT: '0', HOST: '127.0.0.1' })));
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request({
+          host: '127.0.0.1', port: roomy.port, method: 'POST', path: '/api/v1/audit/activities',
+          headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/x-ndjson', 'Transfer-Encoding': 'chunked' },
+        });
+        const line = `${JSON.stringify(event({ description: 'y'.repeat(4000) }))}\n`.repeat(16);
+        let sent = 0;
+        let answered = false;
+        req.on('response', (res) => {
+          answered = true;
+          res.resume();
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        });
+        req.on('error', (err) => (answered ? undefined : reject(err)));
+        const pump = () => {
+          while (!answered && sent < 200 * 1024 * 1024) {
+            sent += line.length;
+            if (!req.write(line)) {
+              req.once('drain', pump);
+              return;
+            }
           }
-        }
-        if (!answered) reject(new Error(`no answer after ${sent} bytes`));
-      };
-      pump();
-    });
-    expect(status).toBe(413);
+          if (!answered) reject(new Error(`no answer after ${sent} bytes`));
+        };
+        pump();
+      });
+      expect(status).toBe(413);
+    } finally {
+      await roomy.close();
+    }
   });
 
   it('destroys the socket of a client that stops reading an export, which ends the export', async () => {
     // A server of its own with default request timeouts and a short idle timeout (1.5 s).
-    const config = loadConfig({
-      PORT: '0', HOST: '127.0.0.1', AUDIT_DATA_DIR: testDataDir(), CLICKHOUSE_DATABASE: `t_idle_${process.pid}`,
-      AUDIT_JWT_SECRET: TEST_SECRET, AUDIT_LOG_LEVEL: 'silent', AUDIT_ACCESS_LOG_ENABLED: 'true', AUDIT_ACCESS_LOG_WINDOW_MS: '10',
-    });
+    const config = loadConfig(testEnv({ PORT: '0', HOST: '127.0.0.1', AUDIT_ACCESS_LOG_ENABLED: 'true', AUDIT_ACCESS_LOG_WINDOW_MS: '10' }));
     const idle = await serve(config, { timeouts: { socketIdleTimeout: 1500 } });
     try {
       const rows = 12_000; // ~17 MB of NDJSON: more than loopback socket buffers hold
@@ -211,34 +211,59 @@ describe('real HTTP server (loopback)', () => {
       const { rows: stored } = normalizeEvents(raw, { principal, ip: '', userAgent: '', requestId: 'seed', now: Date.now() }, idle.services.redactor);
       await idle.services.writer.write(stored);
 
-      // Read one chunk, stop reading for 5 s, then drain: the server must have given up on the
-      // socket, so the body ends incomplete. (Node suppresses the first idle timeout while a
-      // write is pending, so a stuck reader goes after one to two idle periods: 1.5-3 s here.)
-      const outcome = await new Promise<{ received: number; complete: boolean }>((resolve, reject) => {
+      // The server's side of the export's connection: its close is what the stuck reader waits
+      // for, and its 'timeout' says the idle timeout is what closed it.
+      const serverSide = new Promise<{ socket: net.Socket; timedOut: () => boolean }>((resolve) => {
+        idle.server.on('request', (req: http.IncomingMessage) => {
+          if (!req.url?.includes('activity_type=bulk.row')) return;
+          let timedOut = false;
+          idle.server.on('timeout', (s: net.Socket) => s === req.socket && (timedOut = true));
+          resolve({ socket: req.socket, timedOut: () => timedOut });
+        });
+      });
+
+      // Read one chunk, then stop reading until the server has closed the connection, then
+      // drain: the body must have ended incomplete. Until the answer starts, the client sends an
+      // empty line every 200 ms (an HTTP/1.1 server ignores empty lines between requests, RFC
+      // 9112 2.2): the idle timer also runs while the server computes the first batch, which under
+      // load took longer than 1.5 s, and the server then dropped a connection it had not yet
+      // answered. This way only a reader that stopped reading can be idle.
+      const outcome = await new Promise<{ received: number; complete: boolean; timedOut: boolean }>((resolve, reject) => {
         let received = 0;
+        let keepWarm: NodeJS.Timeout | undefined;
         const req = http.get({ host: '127.0.0.1', port: idle.port, path: '/api/v1/audit/export?activity_type=bulk.row', headers: { Authorization: `Bearer ${token}` } }, (res) => {
+          clearInterval(keepWarm);
           res.once('data', () => {
             res.pause();
-            setTimeout(() => res.resume(), 5_000);
+            void serverSide.then(({ socket }) => (socket.destroyed ? res.resume() : socket.once('close', () => res.resume())));
           });
           res.on('data', (chunk: Buffer) => (received += chunk.byteLength));
           res.on('error', () => {});
-          res.on('close', () => resolve({ received, complete: res.complete }));
+          res.on('close', () => void serverSide.then(({ timedOut }) => resolve({ received, complete: res.complete, timedOut: timedOut() })));
         });
-        req.on('error', () => {});
-        setTimeout(() => reject(new Error('no end of the export after 15 s')), 15_000).unref();
+        req.on('finish', () => (keepWarm = setInterval(() => req.socket?.write('\r\n'), 200)));
+        req.on('error', (err) => {
+          clearInterval(keepWarm);
+          reject(new Error(`the export request failed before its answer: ${err.message}`));
+        });
+        // A guard, not a timing assumption: without the idle timeout the export would never end.
+        setTimeout(() => reject(new Error('no end of the export after 45 s')), 45_000).unref();
       });
+      expect(outcome.timedOut, 'closed by the idle timeout').toBe(true);
       expect(outcome.complete).toBe(false);
       expect(outcome.received).toBeLessThan(rows * 1000);
 
-      await new Promise((r) => setTimeout(r, 100));
-      await idle.services.accessLog!.flush();
-      await idle.services.writer.flush();
-      const accessed = await fetch(`http://127.0.0.1:${idle.port}/api/v1/audit/export?activity_type=audit.accessed`, { headers: { Authorization: `Bearer ${token}` } });
-      const events = (await accessed.text()).trim().split('\n').map((l) => JSON.parse(l) as { details: { endpoint: string; row_count: number; completed?: boolean } });
-      const exportEvent = events.find((e) => e.details.endpoint === 'GET /api/v1/audit/export' && e.details.completed === false);
-      expect(exportEvent).toBeDefined();
-      expect(exportEvent!.details.row_count).toBeLessThan(rows);
+      // The export records its access event when its stream is cancelled, after the socket closed.
+      const exportEvent = await vi.waitFor(async () => {
+        await idle.services.accessLog!.flush();
+        await idle.services.writer.flush();
+        const accessed = await fetch(`http://127.0.0.1:${idle.port}/api/v1/audit/export?activity_type=audit.accessed`, { headers: { Authorization: `Bearer ${token}` } });
+        const events = (await accessed.text()).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { details: { endpoint: string; row_count: number; completed?: boolean } });
+        const found = events.find((e) => e.details.endpoint === 'GET /api/v1/audit/export' && e.details.completed === false);
+        if (!found) throw new Error('no access event for the cut-short export yet');
+        return found;
+      }, { timeout: 30_000, interval: 100 });
+      expect(exportEvent.details.row_count).toBeLessThan(rows);
     } finally {
       await idle.close();
     }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestService, event, type TestService } from './helpers.ts';
+import { createTestService, event, type TestService, type ApiBody } from './helpers.ts';
 
-type Page = { data: Array<{ id: string; timestamp: string }>; next_cursor: string | null };
+type Page = ApiBody<'get', '/api/v1/audit/activities'>;
 
 let t: TestService;
 const base = Date.parse('2026-05-01T00:00:00.000Z');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestService, event, type TestService } from './helpers.ts';
+import { createTestService, event, type TestService, problemOf, type ApiBody } from './helpers.ts';
 
-type Page = { data: Array<Record<string, string>>; next_cursor: string | null };
+type Page = ApiBody<'get', '/api/v1/audit/activities'>;
 
 let t: TestService;
 const base = Date.parse('2026-06-01T00:00:00.000Z');
@@ -31,7 +31,7 @@ afterAll(async () => t.close());
 async function list(query: string): Promise<Page> {
   const res = await t.get(`/api/v1/audit/activities?limit=1000&${query}`);
   expect(res.status, await res.clone().text()).toBe(200);
-  return (await res.json()) as Page;
+  return await res.json();
 }
 
 const expected = (pred: (e: (typeof seed)[number], i: number) => boolean) =>
@@ -81,7 +81,7 @@ describe('GET /api/v1/audit/activities', () => {
       const res = await t.get(`/api/v1/audit/activities?${q}`);
       expect(res.status, q).toBe(400);
       expect(res.headers.get('content-type')).toContain('application/problem+json');
-      const body = (await res.json()) as { detail: string };
+      const body = await problemOf(res);
       expect(body.detail).toContain(q.split('=')[0]);
     }
   });
@@ -90,7 +90,7 @@ describe('GET /api/v1/audit/activities', () => {
     const res = await t.get('/api/v1/audit/activities?tenant_id=globex');
     expect(res.status).toBe(403);
     const admin = await t.token({ scope: 'audit:admin' });
-    const page = (await (await t.get('/api/v1/audit/activities?tenant_id=globex', { token: admin })).json()) as Page;
+    const page = (await (await t.get('/api/v1/audit/activities?tenant_id=globex', { token: admin })).json());
     expect(page.data).toHaveLength(1);
     expect(page.data[0]!.tenant_id).toBe('globex');
   });
@@ -116,12 +116,12 @@ describe('GET /api/v1/audit/activities/recent', () => {
     const recentTs = Date.now() - 3_600_000;
     expect((await t.post([event({ timestamp: iso(recentTs), user_id: 'user-r' }), event({ timestamp: iso(recentTs + 1000), user_id: 'user-s' })])).status).toBe(202);
     const res = await t.get('/api/v1/audit/activities/recent?days=1');
-    const body = (await res.json()) as Array<Record<string, string>>;
+    const body = await res.json();
     expect(Array.isArray(body)).toBe(true);
     expect(body.map((e) => e.user_id)).toEqual(['user-s', 'user-r']);
-    const byUser = (await (await t.get('/api/v1/audit/activities/recent?days=1&user_id=user-r')).json()) as unknown[];
+    const byUser = await (await t.get('/api/v1/audit/activities/recent?days=1&user_id=user-r')).json();
     expect(byUser).toHaveLength(1);
-    const limited = (await (await t.get('/api/v1/audit/activities/recent?days=1&limit=1')).json()) as unknown[];
+    const limited = await (await t.get('/api/v1/audit/activities/recent?days=1&limit=1')).json();
     expect(limited).toHaveLength(1);
   });
 });

@@ -150,8 +150,11 @@ describe('read cache: mutations, deletes, TTL, restart', () => {
   it('a load that overlaps an insert takes the inserted rows once; one that overlaps a mutation is thrown away', async () => {
     const { store, writer } = t.services;
     const tail = writer.tail!;
+    // One clock reading for all four rows: with Date.now() per row, a millisecond passing between
+    // row(100) and row(101) gave them the same timestamp and the order was the uuids' coin toss.
+    const now = Date.now();
     const row = (i: number): EventRow => ({
-      id: crypto.randomUUID(), tenant_id: 'race', timestamp: Date.now() - i, received_at: Date.now(), activity_type: 'user.login', severity: 'LOW',
+      id: crypto.randomUUID(), tenant_id: 'race', timestamp: now - i, received_at: now, activity_type: 'user.login', severity: 'LOW',
       action: 'login', outcome: 'success', resource_type: '', user_agent: '', user_id: 'r', resource_id: '', ip_address: '', request_id: '', description: `r${i}`, details: '{}',
     });
     const seen = [row(100), row(101)];

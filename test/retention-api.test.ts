@@ -7,7 +7,7 @@ import { sha256File } from '../src/archive/files.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { retentionRunCommand } from '../src/retention/cli.ts';
 import { startRetentionSchedule } from '../src/retention/schedule.ts';
-import { TEST_SECRET, createTestService, testDataDir } from './helpers.ts';
+import { createTestService, testEnv } from './helpers.ts';
 import { DAY, createRetentionService, eventAt, type RetentionTestService } from './retention-helpers.ts';
 
 let t: RetentionTestService;
@@ -109,10 +109,7 @@ describe('POST /api/v1/audit/retention/run', () => {
 
 describe('audithouse retention run', () => {
   it('runs from the CLI verb on the same database (--dry-run --json, then for real)', async () => {
-    const config = loadConfig({
-      AUDIT_DATA_DIR: testDataDir(), CLICKHOUSE_DATABASE: t.database, AUDIT_JWT_SECRET: TEST_SECRET, AUDIT_LOG_LEVEL: 'silent',
-      AUDIT_ARCHIVE_LOCATION: t.archiveDir, AUDIT_RETENTION_LOW: '1',
-    });
+    const config = loadConfig(testEnv({ CLICKHOUSE_DATABASE: t.database, AUDIT_ARCHIVE_LOCATION: t.archiveDir, AUDIT_RETENTION_LOW: '1' }));
     await t.postEvents([eventAt(now - 3 * DAY, 'LOW')]);
     const out: string[] = [];
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
@@ -172,7 +169,9 @@ describe('schedule', () => {
     }, { holder: name });
     const a = replica('replica-a');
     const b = replica('replica-b');
-    await new Promise((r) => setTimeout(r, 3_500));
+    await new Promise((r) => setTimeout(r, 3_500)); // a window of several ticks for both replicas
+    // At least two runs, however slow the machine: the window above alone did not promise that.
+    await vi.waitFor(() => expect(runs.length).toBeGreaterThanOrEqual(2), { timeout: 30_000, interval: 100 });
     a.stop();
     b.stop();
     await own.close();

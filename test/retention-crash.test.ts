@@ -177,8 +177,10 @@ describe('runs never overlap', () => {
     await seed(t, now);
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const first = t.services.retention.run({ now, onStep: async (s) => { if (s === 'committed') await gate; } });
-    await new Promise((r) => setTimeout(r, 200));
+    let parked!: () => void;
+    const atGate = new Promise<void>((r) => (parked = r));
+    const first = t.services.retention.run({ now, onStep: async (s) => { if (s === 'committed') { parked(); await gate; } } });
+    await atGate; // the first run holds the lock, parked at its commit (not: 200 ms are enough to get there)
     await expect(t.services.retention.run({ now })).rejects.toThrow(RetentionBusyError);
     const res = await t.app.request('/api/v1/audit/retention/run', { method: 'POST', headers: { Authorization: `Bearer ${t.adminToken}` } });
     expect(res.status).toBe(409);

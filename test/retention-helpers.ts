@@ -8,7 +8,7 @@ import { scanLayout } from '../src/archive/chain.ts';
 import { loadPublicKeys } from '../src/archive/keys.ts';
 import { readArchive } from '../src/archive/reader.ts';
 import { verifyArchiveDir } from '../src/archive/verify.ts';
-import { createTestService, event, type TestService } from './helpers.ts';
+import { createTestService, event, type TestService } from './support/service.ts';
 
 export const DAY = 86_400_000;
 export const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;

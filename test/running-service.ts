@@ -1,14 +1,12 @@
 // End-to-end fixtures: the real service started with serve() on a loopback port (embedded engine,
 // a database of its own), which can be stopped and started again on the same port and data;
 // and a fake HTTP front (throttling, holding, losing answers) placed between a client and it.
-import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mintToken } from '../src/auth/jwt.ts';
 import { loadConfig } from '../src/config.ts';
 import { serve } from '../src/server.ts';
 import { Store } from '../src/store/client.ts';
-import { TEST_SECRET, testDataDir } from './helpers.ts';
+import { testDatabase, testDataDir, testEnv, testToken } from './support/service.ts';
 
 export interface RunningService {
   url: string;
@@ -27,19 +25,16 @@ export interface RunningService {
 }
 
 export async function startService(env: Record<string, string> = {}): Promise<RunningService> {
-  const database = `t_${crypto.randomBytes(6).toString('hex')}`;
+  const database = testDatabase();
   const dataDir = testDataDir();
   const config = (port: number) =>
-    loadConfig({
+    loadConfig(testEnv({
       PORT: String(port),
       HOST: '127.0.0.1',
-      AUDIT_DATA_DIR: dataDir,
       CLICKHOUSE_DATABASE: database,
-      AUDIT_JWT_SECRET: TEST_SECRET,
-      AUDIT_LOG_LEVEL: 'silent',
       AUDIT_BATCH_LINGER_MS: '2',
       ...env,
-    });
+    }));
   let server: Awaited<ReturnType<typeof serve>> | undefined = await serve(config(0));
   const port = server.port;
   // A second connection on the same engine directory, for counting behind the API's back.
@@ -49,7 +44,7 @@ export async function startService(env: Record<string, string> = {}): Promise<Ru
     url: `http://127.0.0.1:${port}`,
     port,
     database,
-    token: (o = {}) => mintToken(TEST_SECRET, { tenant: o.tenant ?? 'acme', scope: o.scope ?? 'audit:read audit:write', sub: o.sub ?? 'svc-files' }),
+    token: (o = {}) => testToken({ sub: 'svc-files', ...o }),
     async rows(tenant = 'acme') {
       await server?.services.writer.flush({ timeoutMs: 15_000, failOnError: true }); // what was acknowledged is stored
       const r = await store.query<{ n: string }>(`SELECT count() AS n FROM ${table} WHERE tenant_id = {tenant:String}`, { tenant });

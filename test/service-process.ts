@@ -8,8 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
-import { mintToken } from '../src/auth/jwt.ts';
-import { TEST_SECRET } from './helpers.ts';
+import { TEST_SECRET, testToken } from './support/service.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -123,7 +122,7 @@ export class ServiceProcess {
   }
 }
 
-export const writeToken = () => mintToken(TEST_SECRET, { tenant: 'acme', scope: 'audit:read audit:write', sub: 'loader' });
+export const writeToken = () => testToken({ sub: 'loader' });
 
 export function eventsWithIds(n: number, tag: string): Array<Record<string, unknown>> {
   return Array.from({ length: n }, (_, i) => ({ id: crypto.randomUUID(), activity_type: 'api.request', action: 'call', description: `${tag} ${i}` }));

@@ -8,7 +8,7 @@ import { mintToken } from '../src/auth/jwt.ts';
 import { TENANT_ID_MAX, TENANT_ID_RE } from '../src/event/patterns.ts';
 import { main as cli } from '../src/index.ts';
 import { apiEndpoints } from './endpoints.ts';
-import { createTestService, event, TEST_SECRET, type TestService } from './helpers.ts';
+import { createTestService, event, TEST_SECRET, type TestService, problemOf } from './helpers.ts';
 
 let t: TestService;
 let admin: string;
@@ -20,12 +20,6 @@ afterAll(() => t?.close());
 
 const HOSTILE = ["x'y", "acme' OR 1=1 --", '\u0016', '🦄', 'acme globex', ' acme', '-acme', 'a/b', 'a\\b', 'a,b', 'x'.repeat(TENANT_ID_MAX + 1), ''];
 const FINE = ['acme', 'tenant-0001', 'Acme_Corp.eu-1', '7', 'x'.repeat(TENANT_ID_MAX)];
-
-interface Problem {
-  status: number;
-  detail: string;
-  errors?: Array<{ index?: number; field?: string; message: string }>;
-}
 
 /** Every row stored (events and access records), once the access log and the writer have flushed. */
 async function storedTenants(): Promise<string[]> {
@@ -49,7 +43,7 @@ describe('ingest', () => {
       const res = await t.post(event({ tenant_id: bad }), { token: admin });
       expect(res.status).toBe(422);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      const problem = (await res.json()) as Problem;
+      const problem = (await problemOf(res));
       expect(problem.errors).toEqual([expect.objectContaining({ index: 0, field: 'tenant_id' })]);
       expect(await t.count()).toBe(before);
     });
@@ -94,7 +88,7 @@ describe('reads: ?tenant_id= on every route that takes it', () => {
         const what = `${e.template} ?tenant_id=${JSON.stringify(bad.slice(0, 20))}`;
         expect(res.status, what).toBe(400);
         expect(res.headers.get('content-type'), what).toMatch(/^application\/problem\+json/);
-        const problem = (await res.json()) as Problem;
+        const problem = (await problemOf(res));
         expect(problem.errors, what).toEqual([expect.objectContaining({ field: 'tenant_id' })]);
       }
     }
@@ -121,7 +115,7 @@ describe('erasure', () => {
       });
       expect(res.status).toBe(400);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      expect(((await res.json()) as Problem).errors).toEqual([expect.objectContaining({ field: 'tenant_id' })]);
+      expect(((await problemOf(res))).errors).toEqual([expect.objectContaining({ field: 'tenant_id' })]);
     }
     expect(await t.count()).toBe(before); // no audit.erasure record either
     const rows = await t.services.store.query<{ n: string }>(`SELECT count() AS n FROM ${t.services.store.table('audit_activities')} WHERE user_id = 'carol'`);
@@ -136,7 +130,7 @@ describe('tokens', () => {
       const token = await mintToken(TEST_SECRET, { tenant: bad, scope: 'audit:admin audit:read audit:write' });
       const write = await t.post(event(), { token });
       expect(write.status).toBe(401);
-      expect(((await write.json()) as Problem).detail).toMatch(/"tenant_id" claim/);
+      expect(((await problemOf(write))).detail).toMatch(/"tenant_id" claim/);
       expect((await t.get('/api/v1/audit/activities', { token })).status).toBe(401);
     }
     expect(await t.count()).toBe(before);

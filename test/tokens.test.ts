@@ -6,7 +6,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier } from '../src/auth/jwt.ts';
 import { apiEndpoints, requestFor, type Endpoint } from './endpoints.ts';
-import { createTestService, TEST_SECRET, type TestService } from './helpers.ts';
+import { createTestService, TEST_SECRET, type TestService, problemOf } from './helpers.ts';
 import { JwksServer, b64url, makeKey, nowS, sign, type Claims, type SigningKey } from './jwks-server.ts';
 
 const ISSUER = 'https://idp.example.test';
@@ -250,7 +250,7 @@ describe('JWKS key rotation and key-source failures', () => {
       expect(res.status).toBe(503);
       expect(res.headers.get('content-type')).toBe('application/problem+json');
       expect(res.headers.get('retry-after')).toBe('5');
-      expect(((await res.json()) as { type: string }).type).toMatch(/auth-unavailable$/);
+      expect((await problemOf(res)).type).toMatch(/auth-unavailable$/);
       expect(await t.count()).toBe(before);
     } finally {
       await t.close();

@@ -103,7 +103,7 @@ describe('read-your-writes', () => {
     await t.services.writer.flush();
     faults.failStore();
     expect((await t.post(pending, { token: tenant })).status).toBe(202);
-    const get = (q: string, limit: number) => allPages({ ...t, get: (p: string) => t.get(p, { token: tenant }) } as TestService, q, limit);
+    const get = (q: string, limit: number) => allPages({ ...t, get: ((p: string) => t.get(p, { token: tenant })) as never }, q, limit);
     const whilePending = [await get('', 7), await get('&since=2026-06-01T00:00:05.000Z', 5), await get('&q=row%201', 3)];
     faults.heal();
     await t.services.writer.flush();

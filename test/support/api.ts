@@ -1,0 +1,65 @@
+// Response types of the API for the tests, derived from the routers' own zod-openapi route
+// definitions (the same schemas that validate, document and type the handlers): nothing here is
+// redeclared, so a schema change shows up as a type error in the tests that read that field.
+import type { ExtractSchema } from 'hono/types';
+import type { z } from 'zod';
+import type { analyticsRoutes } from '../../src/analytics/routes.ts';
+import type { archiveRoutes } from '../../src/archive/routes.ts';
+import type { healthRoutes } from '../../src/health/routes.ts';
+import type { IngestAccepted, ingestRoutes } from '../../src/ingest/routes.ts';
+import type { integrityRoutes } from '../../src/integrity/routes.ts';
+import type { ProblemSchema } from '../../src/openapi.ts';
+import type { otlpRoutes } from '../../src/otlp/routes.ts';
+import type { exportRoutes } from '../../src/query/export.ts';
+import type { queryRoutes } from '../../src/query/routes.ts';
+import type { retentionRoutes } from '../../src/retention/routes.ts';
+
+type Routers = [
+  typeof healthRoutes, typeof ingestRoutes, typeof otlpRoutes, typeof queryRoutes, typeof exportRoutes,
+  typeof analyticsRoutes, typeof retentionRoutes, typeof archiveRoutes, typeof integrityRoutes,
+];
+type Merge<T extends unknown[]> = T extends [infer H extends () => unknown, ...infer Rest] ? ExtractSchema<ReturnType<H>> & Merge<Rest> : unknown;
+/**
+ * Ingest parses its body by hand and registers its route for the document only, so the router's
+ * type does not carry it: its answer is added from the same exported schema.
+ */
+type HandParsed = { '/api/v1/audit/activities': { $post: { status: 202; output: z.infer<typeof IngestAccepted> } } };
+/** Path ('/api/v1/audit/activities/:id') → '$get' | '$post' → one entry per documented status. */
+export type ApiSchema = Merge<Routers> & HandParsed;
+type Route = keyof ApiSchema & string;
+
+/** RFC 9457 problem+json, as every error answer of the API. */
+export type Problem = z.infer<typeof ProblemSchema>;
+
+type PathOnly<P extends string> = P extends `${infer Path}?${string}` ? Path : P;
+type Shape<R extends string> = R extends `${infer A}:${string}/${infer Rest}` ? `${A}${string}/${Shape<Rest>}` : R extends `${infer A}:${string}` ? `${A}${string}` : R;
+/** The route a concrete path (with a query string, with ids filled in) is answered by; a literal route wins over a parameter. */
+export type RouteOf<P extends string> = PathOnly<P> extends Route ? PathOnly<P> : { [R in Route]: PathOnly<P> extends Shape<R> ? R : never }[Route];
+type Success<E> = E extends { status: 200 | 201 | 202; output: infer O } ? O : never;
+type Method = 'get' | 'post';
+
+/**
+ * The JSON body of a successful answer of `method path`. `any` for a path no route matches at
+ * compile time (a plain `string`), as `Response.json()` is today.
+ */
+export type ApiBody<M extends Method, P extends string> = string extends P
+  ? any // eslint-disable-line @typescript-eslint/no-explicit-any
+  : [RouteOf<P>] extends [never]
+    ? any // eslint-disable-line @typescript-eslint/no-explicit-any
+    : `$${M}` extends keyof ApiSchema[RouteOf<P>]
+      ? Success<ApiSchema[RouteOf<P>][`$${M}` & keyof ApiSchema[RouteOf<P>]]>
+      : any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A Response whose json() is typed as the route's success body (tests check the status first). */
+export interface ApiResponse<T> extends Response {
+  json(): Promise<T>;
+  clone(): ApiResponse<T>;
+}
+
+/** The typed success body of a response to `method path` (for helpers that take a plain Response). */
+export const bodyOf = (async (res: Response) => res.json()) as <M extends Method, P extends string>(res: Response, method: M, path: P) => Promise<ApiBody<M, P>>;
+
+/** The problem+json body of an error answer. */
+export async function problemOf(res: Response): Promise<Problem> {
+  return (await res.json()) as Problem;
+}
