@@ -5,33 +5,33 @@ import { defineConfig } from 'vitest/config';
 // shared 2-core machine): fault and crash suites, simulated years, real child processes and
 // daemons, wall-clock waits. Together ~400 s of the ~480 s; `npm run test:fast` leaves them out.
 const SLOW = [
-  'test/durability.test.ts', // 47 s
-  'test/retention-crash.test.ts', // 47 s
-  'test/retention-invariants.test.ts', // 26 s
-  'test/limits.test.ts', // 23 s
-  'test/hardening.test.ts', // 21 s
-  'test/retention-year.test.ts', // 19 s
-  'test/e2e.test.ts', // 19 s
-  'test/tokens.test.ts', // 17 s
-  'test/write-path.test.ts', // 17 s
-  'test/outage.test.ts', // 16 s
-  'test/logging.test.ts', // 14 s
-  'test/fast-paths.test.ts', // 14 s
-  'test/alerts-e2e.test.ts', // 14 s
-  'test/otlp.test.ts', // 14 s
-  'test/integrity.test.ts', // 13 s
-  'test/redaction-gaps.test.ts', // 13 s
-  'test/read-cache.test.ts', // 11 s
-  'test/retention-api.test.ts', // 10 s
-  'test/integrity-fuzz.test.ts', // 9 s
-  'test/archive-verify.test.ts', // 8 s
-  'test/crash.test.ts', // 8 s
-  'test/access-log.test.ts', // 8 s
-  'test/retention.test.ts', // 6 s
-  'test/analytics-views.test.ts', // 6 s
-  'test/read-cache-concurrent.test.ts', // 6 s
-  'test/client-delivery.test.ts', // 6 s
-  'test/sinks-delivery.test.ts', // 5 s
+  'test/spool/durability.test.ts', // 47 s
+  'test/retention/retention-crash.test.ts', // 47 s
+  'test/retention/retention-invariants.test.ts', // 26 s
+  'test/api/limits.test.ts', // 23 s
+  'test/ingest/hardening.test.ts', // 21 s
+  'test/retention/retention-year.test.ts', // 19 s
+  'test/ops/e2e.test.ts', // 19 s
+  'test/auth/tokens.test.ts', // 17 s
+  'test/ingest/write-path.test.ts', // 17 s
+  'test/spool/outage.test.ts', // 16 s
+  'test/ops/logging.test.ts', // 14 s
+  'test/query/fast-paths.test.ts', // 14 s
+  'test/ops/alerts-e2e.test.ts', // 14 s
+  'test/otlp/otlp.test.ts', // 14 s
+  'test/integrity/integrity.test.ts', // 13 s
+  'test/ingest/redaction-gaps.test.ts', // 13 s
+  'test/query/read-cache.test.ts', // 11 s
+  'test/retention/retention-api.test.ts', // 10 s
+  'test/integrity/integrity-fuzz.test.ts', // 9 s
+  'test/archive/archive-verify.test.ts', // 8 s
+  'test/spool/crash.test.ts', // 8 s
+  'test/query/access-log.test.ts', // 8 s
+  'test/retention/retention.test.ts', // 6 s
+  'test/analytics/analytics-views.test.ts', // 6 s
+  'test/query/read-cache-concurrent.test.ts', // 6 s
+  'test/sdk/client-delivery.test.ts', // 6 s
+  'test/sinks/sinks-delivery.test.ts', // 5 s
 ];
 
 export default defineConfig({

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ServiceProcess, freePort, writeToken } from '../test/service-process.ts';
+import { ServiceProcess, freePort, writeToken } from '../test/support/service-process.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '8' }, batch: { type: 'string', default: '1000' } },

@@ -14,7 +14,7 @@ import { VIEWS } from '../src/analytics/views.ts';
 import { insertEvents } from '../src/store/activity-rows.ts';
 import { Store } from '../src/store/client.ts';
 import { loadMigrations, migrate } from '../src/store/migrate.ts';
-import { seedEvents } from '../test/analytics-seed.ts';
+import { seedEvents } from '../test/support/analytics-seed.ts';
 
 const { values } = parseArgs({
   options: {

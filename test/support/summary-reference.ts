@@ -1,5 +1,5 @@
 // The same summary computed from the raw rows of audit_activities: the oracle the views are
-// tested against (test/analytics-summary.test.ts) and the baseline of bench/summary.ts. The
+// tested against (test/analytics/analytics-summary.test.ts) and the baseline of bench/summary.ts. The
 // service never serves it: at volume it reads every row of the window, which is what the views avoid.
 // So it lives with the tests, and the benchmarks import it from here.
 import { assembleSummary, summaryWindow, type AuditSummary, type SummaryRequest, type SummaryRows, type SummaryWindow } from '../../src/analytics/summary.ts';
