@@ -20,7 +20,7 @@ export const DOCS_INIT_PATH = '/docs/assets/init.js';
 /**
  * The two <style> elements the bundle injects without the page's nonce (the toast styles and the
  * default theme), allowed by hash. Measured in headless Chromium for the pinned version: a new
- * version may change them (test/docs-browser.test.ts then names the new hash); blocked, the page
+ * version may change them (test/api/docs-browser.test.ts then names the new hash); blocked, the page
  * still works, only toasts and theme colours fall back.
  */
 export const SCALAR_STYLE_HASHES = [

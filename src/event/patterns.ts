@@ -55,7 +55,7 @@ export function tenantIdProblem(v: unknown): string | undefined {
 // An ISO-8601 date, or date and time (T or space; seconds, fraction and zone optional; no zone: UTC),
 // with real calendar dates only (Feb 29 in leap years; years 0100-9999, as Date.UTC reads 00-99 as
 // 19xx) and zone offsets within ±23:59. The exact set the query parameters accept, so it is also
-// the pattern the OpenAPI document declares; test/contract.test.ts checks it against
+// the pattern the OpenAPI document declares; test/api/contract.test.ts checks it against
 // isRealIsoDate + Date.parse (which, after a space, also took offsets such as +96:13).
 const LEAP_YEAR = '(?:(?:0[1-9]|[1-9]\\d)(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)';
 const CALENDAR_DATE = `(?:(?:0[1-9]\\d{2}|[1-9]\\d{3})-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|02-(?:0[1-9]|1\\d|2[0-8]))|${LEAP_YEAR}-02-29)`;

@@ -1,7 +1,7 @@
 // The wire format as a client sees it. The stored event, its severities and outcomes are the
 // server's own types (src/event/model.ts), imported as types only: the built client runs without
 // zod or any server module. The input shape is written out by hand for its client-side defaults;
-// test/client-buffer.test.ts checks it against the server's zod schema at compile time.
+// test/sdk/client-buffer.test.ts checks it against the server's zod schema at compile time.
 import type { AuditEvent, Outcome, Severity } from '../../event/model.ts';
 
 export type { AuditEvent, Outcome, Severity };
