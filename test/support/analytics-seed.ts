@@ -3,18 +3,10 @@
 // resource, and a few events outside any summary window.
 import { uuidv7 } from '../../src/event/ids.ts';
 import type { EventRow } from '../../src/event/model.ts';
+import { prng as rng } from '../../bench/lib/corpus.ts';
 
-/** Small seeded PRNG (mulberry32): the same seed gives the same events on every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG: the same seed gives the same events on every run (the bench corpus's mulberry32, one copy). */
+export { rng };
 
 const TYPES = ['user.login', 'user.logout', 'file.uploaded', 'file.downloaded', 'api.request', 'permission.granted', 'config.changed'];
 const SEVERITIES = ['LOW', 'LOW', 'LOW', 'MEDIUM', 'MEDIUM', 'HIGH', 'CRITICAL'];

@@ -12,6 +12,15 @@ export interface ReceivedRequest {
   status: number;
 }
 
+
+/** Listens on loopback at `port` (0: any) and returns the port it got. */
+async function listenLocal(server: net.Server, port: number): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
+const closed = (server: net.Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+
 export class HttpReceiver {
   requests: ReceivedRequest[] = [];
   /** Answer for a request: status and headers (default 200). */
@@ -30,8 +39,7 @@ export class HttpReceiver {
         res.writeHead(answer.status, { 'Content-Type': 'application/json', ...answer.headers }).end('{}');
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as net.AddressInfo).port;
+    this.port = await listenLocal(this.server, this.port);
     return this;
   }
 
@@ -40,7 +48,7 @@ export class HttpReceiver {
     this.server = undefined;
     if (!s) return;
     s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await closed(s);
   }
 
   get url(): string {
@@ -78,8 +86,7 @@ export class SyslogReceiver {
         }
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as net.AddressInfo).port;
+    this.port = await listenLocal(this.server, this.port);
     return this;
   }
 
@@ -88,7 +95,7 @@ export class SyslogReceiver {
     this.server = undefined;
     if (!s) return;
     for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    await closed(s);
   }
 }
 
