@@ -9,7 +9,6 @@
 // seconds while every expression is exactly the one that ships.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import { mintToken } from '../../src/auth/jwt.ts';
 import { loadConfig } from '../../src/config.ts';
 import { serve } from '../../src/server.ts';
 import { TEST_SECRET } from '../support/service.ts';
+import { freePort } from '../support/service-process.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const version = spawnSync('prometheus', ['--version'], { encoding: 'utf8' });
@@ -36,17 +36,6 @@ function shortenedRules(file: string): RuleFile {
   const rules = parse(fs.readFileSync(file, 'utf8')) as RuleFile;
   for (const g of rules.groups) for (const r of g.rules) if (r.for !== undefined) r.for = SHORT_FOR;
   return rules;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitFor<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>, diagnostics: () => string): Promise<T> {

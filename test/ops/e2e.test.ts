@@ -1,11 +1,11 @@
 // The quickstart as a user runs it: the real CLI in a child process, on a fresh data directory.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { freePort } from '../support/service-process.ts';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/audithouse.js');
@@ -16,15 +16,6 @@ afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Env for the child: only what a user would set (no JWT settings: the dev secret path). */
 function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
