@@ -82,16 +82,19 @@ async function snapshot(writer: BatchWriter, tenant: string): Promise<PendingRow
 }
 
 /**
- * The first `limit` candidates, without pending rows that repeat a stored event: only ids a
- * client gave (not minted here) can, and each is looked up once. A row whose insert was sent
- * cannot (the de-duplication let it through): when the store shows its id, that is this very row,
- * landed after the stored page was read, and dropping it would lose it from this read.
+ * Whether a pending row may repeat a stored event, so the store must be asked: only an id a client
+ * gave (not minted here) whose insert was not sent yet. A row whose insert was sent cannot (the
+ * de-duplication let it through): when the store shows its id, that is this very row, landed
+ * after the stored page was read, and dropping it would lose it from the read.
  */
+const mayRepeatStored = (writer: BatchWriter, p: PendingRow) => !p.minted && !writer.isSent(p.row);
+
+/** The first `limit` candidates, without pending rows that repeat a stored event (each id looked up once). */
 async function topWithoutStored(store: Store, writer: BatchWriter, tenant: string, merged: Candidate[], limit: number): Promise<Candidate[]> {
   const checked = new Set<string>();
   for (;;) {
     const page = merged.slice(0, limit);
-    const doubtful = page.filter((c) => c.pending && !c.pending.minted && !writer.isSent(c.pending.row) && !checked.has(c.event.id)).map((c) => c.event.id);
+    const doubtful = page.filter((c) => c.pending && mayRepeatStored(writer, c.pending) && !checked.has(c.event.id)).map((c) => c.event.id);
     if (doubtful.length === 0) return page;
     for (const id of doubtful) checked.add(id);
     const stored = await storedIds(store, tenant, doubtful);
@@ -132,7 +135,7 @@ export async function* readStream(
 ): AsyncGenerator<AuditEvent[]> {
   let pending = (await snapshot(writer, tenant)).filter((p) => matches(p.row, filters)).map((p) => candidate(eventFromRow(p.row), p));
   if (pending.length > 0) {
-    const stored = await storedIds(store, tenant, pending.filter((c) => !c.pending!.minted).map((c) => c.event.id));
+    const stored = await storedIds(store, tenant, pending.filter((c) => mayRepeatStored(writer, c.pending!)).map((c) => c.event.id));
     pending = pending.filter((c) => !stored.has(c.event.id)).sort(newerFirst);
   }
   let sent = 0;
