@@ -9,6 +9,7 @@ import { mountApiDocs } from './docs/routes.ts';
 import { archiveRoutes } from './archive/routes.ts';
 import type { AppEnv, Services } from './env.ts';
 import { handleError, routeLabel } from './errors.ts';
+import { invalidParameters } from './params.ts';
 import { problem } from './problems.ts';
 import { healthRoutes } from './health/routes.ts';
 import { accessLoggerOf, lazyChild } from './logger.ts';
@@ -25,10 +26,7 @@ export function createApp(services: Services) {
   const app = new OpenAPIHono<AppEnv>({
     // Query/param validation failures become 400 problem+json naming each field.
     defaultHook: (result) => {
-      if (!result.success) {
-        const errors = result.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
-        throw problem('invalid-parameters', `Invalid request parameters: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, { errors });
-      }
+      if (!result.success) throw invalidParameters(result.error.issues);
     },
   });
 

@@ -4,6 +4,7 @@
 // so every value the client cannot use is a 400 naming the range, and a handler only ever sees
 // a safe integer inside it. The OpenAPI document still says `type: integer` with its bounds.
 import { z } from '@hono/zod-openapi';
+import { problem } from './problems.ts';
 
 /** Longer than any bound we declare, shorter than 2^53: a digit string of this length is exact. */
 const MAX_DIGITS = 15;
@@ -30,3 +31,9 @@ export const seqCursor = z.string().refine(
   (s) => /^\d{1,16}$/.test(s) && Number(s) <= Number.MAX_SAFE_INTEGER,
   'must be the next_cursor of the previous page',
 );
+
+/** The 400 for request parameters that failed their schema: one problem naming every field. */
+export function invalidParameters(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>) {
+  const errors = issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
+  return problem('invalid-parameters', `Invalid request parameters: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, { errors });
+}

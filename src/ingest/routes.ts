@@ -7,7 +7,8 @@ import type { Context } from 'hono';
 import { requireScope } from '../auth/middleware.ts';
 import type { AppEnv } from '../env.ts';
 import { domainProblem } from '../errors.ts';
-import { ApiError, problem } from '../problems.ts';
+import { ApiError } from '../problems.ts';
+import { invalidParameters } from '../params.ts';
 import { bodyFormat, NDJSON_MEDIA_TYPES, parseEvents, readRequestBody, splitEvents } from './body.ts';
 import { AuditEventInput } from '../event/input.ts';
 import type { EventRow } from '../event/model.ts';
@@ -37,12 +38,9 @@ const PartialQuery = z.object({
 function partialParam(c: Context<AppEnv>): boolean {
   const values = c.req.queries('partial');
   if (values === undefined) return false;
-  const parsed = PartialQuery.shape.partial.safeParse(values.length === 1 ? values[0] : values);
-  if (!parsed.success) {
-    const message = parsed.error.issues[0]!.message;
-    throw problem('invalid-parameters', `Invalid request parameters: partial: ${message}`, { errors: [{ field: 'partial', message }] });
-  }
-  return parsed.data === 'true';
+  const parsed = PartialQuery.safeParse({ partial: values.length === 1 ? values[0] : values });
+  if (!parsed.success) throw invalidParameters(parsed.error.issues);
+  return parsed.data.partial === 'true';
 }
 
 /** The client address (X-Forwarded-For only with AUDIT_TRUST_PROXY). */
