@@ -1,13 +1,12 @@
 // SQL access to the archive catalog (audit_archives), the deletion key staging table
 // (audit_archive_keys), and the row shape archives carry. Every value is bound.
 import { toChTime } from '../event/model.ts';
-import { ACTIVITIES_TABLE } from '../store/activity-rows.ts';
+import { ARCHIVE_KEYS_TABLE as KEYS_TABLE } from '../store/expiry.ts';
 import type { Store } from '../store/client.ts';
-import type { ArchiveColumn, ArchiveManifestBody } from './format.ts';
+import type { ArchiveManifestBody } from './format.ts';
 import type { ArchiveRow } from './reader.ts';
 
 export const ARCHIVES_TABLE = 'audit_archives';
-export const KEYS_TABLE = 'audit_archive_keys';
 
 export interface ArchiveRecord {
   seq: number;
@@ -167,27 +166,3 @@ export class KeyLoader {
 export async function clearKeys(store: Store): Promise<void> {
   await store.alter(`TRUNCATE TABLE ${store.table(KEYS_TABLE)}`, {}, 'archive_keys');
 }
-
-/**
- * The columns an archive carries: every stored column of audit_activities (ordinary, DEFAULT and
- * MATERIALIZED; not ALIAS or EPHEMERAL, which are not stored), in table order. Read from the
- * table itself, so columns added later (e.g. hash chains) are archived without a code change.
- */
-export async function archiveColumns(store: Store): Promise<ArchiveColumn[]> {
-  const rows = await store.query<{ name: string; type: string }>(
-    `SELECT name, type FROM system.columns
-     WHERE database = {db:String} AND table = {t:String} AND default_kind IN ('', 'DEFAULT', 'MATERIALIZED')
-     ORDER BY position`,
-    { db: store.database, t: ACTIVITIES_TABLE },
-    'archive_catalog',
-  );
-  return rows;
-}
-
-export async function schemaVersion(store: Store): Promise<number> {
-  const rows = await store.query<{ v: number | string }>(`SELECT max(version) AS v FROM ${store.table('schema_migrations')}`);
-  return Number(rows[0]?.v ?? 0);
-}
-
-/** Backquotes an identifier read from system.columns (never from input). */
-export const quoteIdent = (name: string) => `\`${name.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``;

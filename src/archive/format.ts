@@ -7,6 +7,7 @@
 //   <YYYYMM>/<seq>-<YYYYMM>-<SEVERITY>.ndjson.gz       the rows (gzip NDJSON, one stored row a line)
 //   <YYYYMM>/<seq>-<YYYYMM>-<SEVERITY>.manifest.json   what the file holds, signed, chained
 import { z } from 'zod';
+import { MONTH_PARTITION_RE } from '../event/patterns.ts';
 
 export const ARCHIVE_FORMAT = 'audithouse-archive/1';
 export const HEAD_FORMAT = 'audithouse-archive-head/1';
@@ -26,7 +27,7 @@ export const TEMP_SUFFIX = '.partial';
 
 const SEQ_DIGITS = 8;
 const NAME_RE = /^(\d{8,})-(\d{6})-([A-Z]+)\.(ndjson\.gz|manifest\.json)$/;
-export const PARTITION_RE = /^\d{6}$/;
+export const PARTITION_RE = MONTH_PARTITION_RE;
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
 export interface ArchiveName {

@@ -14,13 +14,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/client.ts';
-import { quoteIdent } from './catalog.ts';
+import { RESTORED_TABLE } from '../store/erasure-rows.ts';
+import { quoteIdent } from '../store/expiry.ts';
 import { ArchiveFileError, readManifest, scanLayout, type LoadedManifest } from './chain.ts';
 import { HEAD_FILE, KEYS_DIR, parseArchiveName, toChText, type ArchiveColumn } from './format.ts';
 import { loadPublicKeys, type PublicKeySet } from './keys.ts';
 import { manifestPathFor, scanArchiveFile } from './reader.ts';
 
-export const RESTORE_TABLE = 'audit_restored';
 const BATCH_ROWS = 10_000;
 const COLUMN_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Types as ClickHouse prints them, e.g. DateTime64(3, 'UTC'), Enum8('LOW' = 1, ...), Nullable(String).
@@ -69,7 +69,7 @@ export function selectManifests(target: string): { root: string; manifests: stri
 async function tableColumns(store: Store): Promise<Set<string>> {
   const rows = await store.query<{ name: string }>(
     'SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String}',
-    { db: store.database, t: RESTORE_TABLE },
+    { db: store.database, t: RESTORED_TABLE },
   );
   return new Set(rows.map((r) => r.name));
 }
@@ -80,14 +80,14 @@ async function ensureColumns(store: Store, have: Set<string>, columns: ArchiveCo
     if (have.has(c.name)) continue;
     // The manifest is signed and verified by now; still, only plain identifiers and types reach DDL.
     if (!COLUMN_NAME_RE.test(c.name) || !COLUMN_TYPE_RE.test(c.type)) throw new Error(`archive column ${JSON.stringify(c)} is not restorable`);
-    await store.alter(`ALTER TABLE ${store.table(RESTORE_TABLE)} ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${c.type}`, {}, 'restore');
+    await store.alter(`ALTER TABLE ${store.table(RESTORED_TABLE)} ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${c.type}`, {}, 'restore');
     have.add(c.name);
   }
 }
 
 async function restoredCounts(store: Store): Promise<Map<string, number>> {
   const rows = await store.query<{ sha: string; n: string | number }>(
-    `SELECT archive_sha256 AS sha, count() AS n FROM ${store.table(RESTORE_TABLE)} GROUP BY archive_sha256`,
+    `SELECT archive_sha256 AS sha, count() AS n FROM ${store.table(RESTORED_TABLE)} GROUP BY archive_sha256`,
     {},
     'restore',
   );
@@ -101,7 +101,7 @@ export async function restoreArchives(
 ): Promise<RestoreReport> {
   const { root, manifests } = selectManifests(target);
   const keys = opts.publicKeys ?? (await loadPublicKeys([path.join(root, KEYS_DIR)]));
-  const report: RestoreReport = { table: `${store.database}.${RESTORE_TABLE}`, archives: 0, rows: 0, skipped: [], failed: [] };
+  const report: RestoreReport = { table: `${store.database}.${RESTORED_TABLE}`, archives: 0, rows: 0, skipped: [], failed: [] };
   const have = await tableColumns(store);
   const done = await restoredCounts(store);
 
@@ -141,7 +141,7 @@ export async function restoreArchives(
     if (already > 0) {
       // A restore stopped half-way: start this archive over rather than leave duplicates.
       await store.alter(
-        `ALTER TABLE ${store.table(RESTORE_TABLE)} DELETE WHERE archive_sha256 = {sha:String} SETTINGS mutations_sync = 2`,
+        `ALTER TABLE ${store.table(RESTORED_TABLE)} DELETE WHERE archive_sha256 = {sha:String} SETTINGS mutations_sync = 2`,
         { sha: m.body.file_sha256 },
         'restore',
       );
@@ -154,7 +154,7 @@ export async function restoreArchives(
       if (batch.length === 0) return;
       const rows = batch;
       batch = [];
-      await store.insertCompact(RESTORE_TABLE, insertColumns, rows, 'restore');
+      await store.insertCompact(RESTORED_TABLE, insertColumns, rows, 'restore');
     };
     const s = await scanArchiveFile(path.join(root, m.body.file), {
       onRow: async (row) => {
@@ -166,7 +166,7 @@ export async function restoreArchives(
     if (s.sha256 !== m.body.file_sha256) {
       // Changed between the check and the import: take the rows back out and refuse it.
       await store.alter(
-        `ALTER TABLE ${store.table(RESTORE_TABLE)} DELETE WHERE archive_sha256 = {sha:String} SETTINGS mutations_sync = 2`,
+        `ALTER TABLE ${store.table(RESTORED_TABLE)} DELETE WHERE archive_sha256 = {sha:String} SETTINGS mutations_sync = 2`,
         { sha: m.body.file_sha256 },
         'restore',
       );

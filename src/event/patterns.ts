@@ -19,6 +19,9 @@ export function isRealIsoDate(s: string): boolean {
     Number(h) < 24 && Number(mi) < 60 && Number(sec) < 60;
 }
 
+/** A month partition id of audit_activities (toYYYYMM): 202603. */
+export const MONTH_PARTITION_RE = /^\d{6}$/;
+
 /** Dotted lowercase: user.login, file.uploaded (events, query filters, metric label config). */
 export const ACTIVITY_TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
 /** The same, without the anchors, to embed in a larger pattern. */

@@ -22,6 +22,8 @@ export const CANON_COMPACT = 2;
 export const COMPACT_HEX = 16;
 /** What erased personal values are replaced with, in columns and in details. */
 export const ERASED = '[ERASED]';
+/** The activity type of the event each erasure records (erased rows' marks point at one). */
+export const ERASURE_ACTIVITY = 'audit.erasure';
 
 // The chain covers every field of a stored event: an EventRow (src/event/model.ts), times in epoch
 // ms, details as the stored JSON text.

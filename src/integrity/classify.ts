@@ -1,10 +1,10 @@
 // Telling a reordering from an edit, and a forged row from an edited one, once the walk has found
 // where a chain breaks: a few point queries per break, after the walk's stream has ended.
 import type { Store } from '../store/client.ts';
-import { ACTIVITIES_TABLE as TABLE } from '../store/activity-rows.ts';
 import { chainHash, maskDetails, personalMac, type PiiPolicy } from './canonical.ts';
 import type { IntegrityKeys } from './keys.ts';
-import { ERASURE, HASH, MAC, PREV, SEQ, toEvent, type Found, type Rec, type StreamInfo } from './records.ts';
+import { ERASURE, HASH, MAC, PREV, SEQ, linkNeighbours, toEvent, type Rec } from '../store/chain-rows.ts';
+import type { Found, StreamInfo } from './records.ts';
 
 /**
  * Tells a reordering from an edit: a row that fails its hash or its link but hashes correctly at
@@ -23,16 +23,14 @@ export async function classify(store: Store, mac: IntegrityKeys['mac'], streams:
     const where = { t: f.tenant_id, s: f.stream, prev: r[PREV], hash: r[HASH] };
     // Neighbours by hash: the link this row points back to, the link pointing to it, and
     // retention cuts on either side.
-    const near = await store.query<{ seq: number; rel: string }>(
-      `SELECT seq, if(hash = {prev:String}, 'prev', 'next') AS rel FROM ${store.table(TABLE)}
-       WHERE tenant_id = {t:String} AND stream = {s:String} AND (hash = {prev:String} OR prev_hash = {hash:String})
-       UNION ALL
-       SELECT if(last_hash = {prev:String}, last_seq, first_seq), if(last_hash = {prev:String}, 'prev', 'next')
+    const cuts = await store.query<{ seq: number; rel: 'prev' | 'next' }>(
+      `SELECT if(last_hash = {prev:String}, last_seq, first_seq) AS seq, if(last_hash = {prev:String}, 'prev', 'next') AS rel
        FROM ${store.table('integrity_cuts')}
        WHERE tenant_id = {t:String} AND stream = {s:String} AND (last_hash = {prev:String} OR prev_hash = {hash:String})
        LIMIT 10 SETTINGS output_format_json_quote_64bit_integers = 0`,
       where, 'verify',
     );
+    const near = [...await linkNeighbours(store, { tenant: f.tenant_id, stream: f.stream, prev: r[PREV], hash: r[HASH] }), ...cuts];
     if (f.check === 'link') {
       if (near.some((n) => n.rel === 'prev' && Number(n.seq) !== r[SEQ] - 1)) {
         f.kind = 'reordered';

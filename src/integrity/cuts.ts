@@ -8,7 +8,7 @@
 // retention job recorded verifies and any other missing link is reported as deleted.
 // Storage: one cut per run of deleted links, at most one per remaining link plus one per chain.
 import type { Store, QueryParams } from '../store/client.ts';
-import { ACTIVITIES_TABLE as TABLE } from '../store/activity-rows.ts';
+import { chainLinks, deleteActivities, type ChainLink } from '../store/chain-rows.ts';
 import { toChTime } from '../event/model.ts';
 import { uuidv7 } from '../event/ids.ts';
 import { cutMac, type CutRecord } from './canonical.ts';
@@ -23,13 +23,7 @@ const FLUSH_EVERY = 10_000;
  */
 export const TTL_CUT_HORIZON_MS = 2 * 86_400_000;
 
-export interface ChainLink {
-  tenant_id: string;
-  stream: string;
-  seq: number;
-  prev_hash: string;
-  hash: string;
-}
+export type { ChainLink };
 
 /** Turns links about to be deleted, given in (tenant, stream, seq) order, into cut records. */
 export class RetentionCutRecorder {
@@ -89,16 +83,7 @@ export class RetentionCutRecorder {
  */
 export async function recordRetentionCuts(store: Store, keys: MacKeys, where: string, params: QueryParams, runId?: string) {
   const recorder = new RetentionCutRecorder(store, keys, runId);
-  let rest = '';
-  const sql = `SELECT tenant_id, toString(stream) AS stream, seq, prev_hash, hash FROM ${store.table(TABLE)}
-    WHERE (${where}) AND stream != '' ORDER BY tenant_id, stream, seq
-    SETTINGS output_format_json_quote_64bit_integers = 0`;
-  for await (const chunk of store.stream(sql, params, 'JSONEachRow')) {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) if (line) await recorder.add(JSON.parse(line) as ChainLink);
-  }
-  if (rest) await recorder.add(JSON.parse(rest) as ChainLink);
+  for await (const links of chainLinks(store, where, params)) for (const l of links) await recorder.add(l);
   return recorder.finish();
 }
 
@@ -110,6 +95,6 @@ export async function deleteWithCuts(store: Store, keys: MacKeys, where: string,
   const bounded = `(${where}) AND received_at < fromUnixTimestamp64Milli({cut_before:Int64})`;
   const p = { ...params, cut_before: Date.now() };
   const result = await recordRetentionCuts(store, keys, bounded, p);
-  await store.alter(`ALTER TABLE ${store.table(TABLE)} DELETE WHERE ${bounded} SETTINGS mutations_sync = 2`, p, 'retention');
+  await deleteActivities(store, bounded, p);
   return result;
 }

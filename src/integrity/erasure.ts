@@ -8,28 +8,21 @@
 // the chain still verifies; each erased row gets a MAC-ed mark naming the erasure event, which is
 // itself an ordinary chained event (audit.erasure) carrying only a keyed pseudonym of the subject.
 //
-// Why an ALTER TABLE ... UPDATE mutation and not a lightweight UPDATE: a lightweight update writes
-// patch parts and leaves the old values in the original parts until a merge materializes them,
-// so the personal data would stay on disk for an unbounded time. A mutation rewrites the affected
-// columns of the affected parts at once (mutations_sync = 2 waits for it); the replaced parts are
-// removed by ClickHouse after old_parts_lifetime (8 minutes by default).
-// The new values come from a temporary Join table, not from literals: ClickHouse keeps the text of
-// every mutation (system.mutations, mutation_*.txt), which must not become a copy of anybody's data.
+// The statements on stored rows (the candidate scan, the mutation) are store/erasure-rows.ts'.
 import crypto from 'node:crypto';
 import type { EventRow } from '../event/model.ts';
 import { uuidv7 } from '../event/ids.ts';
 import type { BatchWriter } from '../ingest/writer.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/client.ts';
-import { ACTIVITIES_TABLE as TABLE } from '../store/activity-rows.ts';
-import { ERASED, policyOf, streamParams, subjectRef, type PiiPolicy, type StreamParams } from './canonical.ts';
+import { ACTIVITIES_TABLE } from '../store/activity-rows.ts';
+import { RESTORED_TABLE, applyRowChanges, subjectCandidates, type RowChange } from '../store/erasure-rows.ts';
+import { ERASED, ERASURE_ACTIVITY, policyOf, streamParams, subjectRef, type PiiPolicy, type StreamParams } from './canonical.ts';
 import { findInArchives, rewriteArchives, withArchiveLock, type ArchiveErasureDeps } from './archive-erasure.ts';
 import type { IntegrityKeys } from './keys.ts';
 import type { ErasureResult } from './schemas.ts';
 import { planRowErasure } from './subject.ts';
 
-export const ERASURE_ACTIVITY = 'audit.erasure';
-const RESTORED_TABLE = 'audit_restored';
 
 async function tableExists(store: Store, name: string): Promise<boolean> {
   const rows = await store.query<{ n: string | number }>(
@@ -46,20 +39,6 @@ export interface ErasureRequest {
 
 // Inferred from the schema the endpoint is documented with.
 export type { ErasureResult };
-
-interface Candidate extends Pick<EventRow, 'id' | 'tenant_id' | 'user_id' | 'ip_address' | 'user_agent' | 'resource_type' | 'resource_id' | 'details'> {
-  stream: string;
-  pii_mac: string;
-}
-
-interface Change {
-  id: string;
-  actor: number;
-  resource: number;
-  details: string;
-  mark: string;
-  pii: string;
-}
 
 export interface ErasureDeps {
   store: Store;
@@ -100,18 +79,18 @@ async function eraseSubjectNow(deps: ErasureDeps, req: ErasureRequest): Promise<
   const fallback = policyOf(streamParams(keys.mac.id, deps.currentPii.detailKeys, deps.currentPii.resourceTypes));
 
   const erasureId = uuidv7();
-  const changes: Change[] = [];
+  const changes: RowChange[] = [];
   const counts = { as_actor: 0, as_resource: 0, as_mention: 0 };
-  for await (const c of candidates(store, TABLE, req.tenant, x, true)) {
+  for await (const c of subjectCandidates(store, ACTIVITIES_TABLE, req.tenant, x)) {
     const plan = planRowErasure(keys.mac, policies.get(c.stream) ?? fallback, c, x, erasureId);
     if (!plan) continue;
     counts[`as_${plan.role}`]++;
     changes.push({ id: c.id, actor: plan.actor ? 1 : 0, resource: plan.resource ? 1 : 0, details: plan.after.details, mark: plan.mark, pii: plan.pii_mac });
   }
   // Archived events restored for investigation (archive restore) are copies: erased alike.
-  const restored: Change[] = [];
+  const restored: RowChange[] = [];
   if (await tableExists(store, RESTORED_TABLE)) {
-    for await (const c of candidates(store, RESTORED_TABLE, req.tenant, x, false)) {
+    for await (const c of subjectCandidates(store, RESTORED_TABLE, req.tenant, x)) {
       const plan = planRowErasure(keys.mac, fallback, c, x, erasureId);
       if (plan) restored.push({ id: c.id, actor: plan.actor ? 1 : 0, resource: plan.resource ? 1 : 0, details: plan.after.details, mark: plan.mark, pii: plan.pii_mac });
     }
@@ -145,8 +124,8 @@ async function eraseSubjectNow(deps: ErasureDeps, req: ErasureRequest): Promise<
   };
   await writer.write([record]);
 
-  if (changes.length > 0) await applyChanges(store, TABLE, req.tenant, changes, true);
-  if (restored.length > 0) await applyChanges(store, RESTORED_TABLE, req.tenant, restored, false);
+  if (changes.length > 0) await applyRowChanges(store, ACTIVITIES_TABLE, req.tenant, changes, ERASED);
+  if (restored.length > 0) await applyRowChanges(store, RESTORED_TABLE, req.tenant, restored, ERASED);
   // The dashboards' per-user and per-resource aggregates name the subject too.
   const personalTypes = new Set([...deps.currentPii.resourceTypes, ...[...policies.values()].flatMap((p) => [...p.resourceTypes])]);
   const aggregates = await eraseFromAggregates(store, req.tenant, x, [...personalTypes]);
@@ -156,55 +135,6 @@ async function eraseSubjectNow(deps: ErasureDeps, req: ErasureRequest): Promise<
     erasure_id: erasureId, tenant_id: req.tenant, subject_ref: ref, rows_erased: changes.length, ...counts,
     aggregate_rows: aggregates, archives_rewritten: archived.length, archived_rows_erased: archivedRows, restored_rows_erased: restored.length,
   };
-}
-
-/** One mutation over `table` (audit_activities, or audit_restored which has no erasure column). */
-async function applyChanges(store: Store, table: string, tenant: string, changes: Change[], withMarks: boolean): Promise<void> {
-  const tmpName = `erasure_${crypto.randomBytes(6).toString('hex')}`;
-  const tmp = store.table(tmpName);
-  const qualified = `${store.database}.${tmpName}`;
-  // Join(ANY, LEFT, id): joinGet looks rows up by id inside the mutation; not persisted to disk.
-  await store.command(
-    `CREATE TABLE ${tmp} (id UUID, actor UInt8, resource UInt8, details String, mark String, pii String)
-     ENGINE = Join(ANY, LEFT, id) SETTINGS persistent = 0`, {}, 'erasure',
-  );
-  try {
-    await store.insertCompact(tmpName, ['id', 'actor', 'resource', 'details', 'mark', 'pii'],
-      changes.map((c) => [c.id, c.actor, c.resource, c.details, c.mark, c.pii]), 'erasure');
-    const get = (col: string) => `joinGet({j:String}, '${col}', id)`;
-    await store.alter(
-      `ALTER TABLE ${store.table(table)} UPDATE
-         user_id = if(${get('actor')} = 1, {erased:String}, user_id),
-         ip_address = if(${get('actor')} = 1, {erased:String}, ip_address),
-         user_agent = if(${get('actor')} = 1, {erased:String}, user_agent),
-         resource_id = if(${get('resource')} = 1, {erased:String}, resource_id),
-         details = ${get('details')}${withMarks ? `,
-         erasure = ${get('mark')},
-         pii_mac = if(pii_mac = '' AND ${get('pii')} != '', ${get('pii')}, pii_mac)` : ''}
-       WHERE tenant_id = {tenant:String} AND ${get('mark')} != ''
-       SETTINGS mutations_sync = 2, allow_nondeterministic_mutations = 1`,
-      { j: qualified, erased: ERASED, tenant }, 'erasure',
-    );
-  } finally {
-    await store.command(`DROP TABLE IF EXISTS ${tmp}`, {}, 'erasure');
-  }
-}
-
-/** Candidate rows of `table` that may concern the subject, streamed. */
-async function* candidates(store: Store, table: string, tenant: string, x: string, withStream: boolean): AsyncGenerator<Candidate> {
-  // The subject as it appears inside JSON text (escaped), to find candidate mentions cheaply.
-  const inJson = JSON.stringify(x).slice(1, -1);
-  const sql = `SELECT toString(id) AS id, tenant_id, resource_type, resource_id, user_id, ip_address, user_agent, details,
-      ${withStream ? 'toString(stream)' : "''"} AS stream, ${withStream ? 'pii_mac' : "''"} AS pii_mac
-    FROM ${store.table(table)}
-    WHERE tenant_id = {tenant:String} AND (user_id = {x:String} OR resource_id = {x:String} OR position(details, {xj:String}) > 0)`;
-  let rest = '';
-  for await (const chunk of store.stream(sql, { tenant, x, xj: inJson }, 'JSONEachRow')) {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) if (line) yield JSON.parse(line) as Candidate;
-  }
-  if (rest) yield JSON.parse(rest) as Candidate;
 }
 
 /**

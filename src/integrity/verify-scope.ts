@@ -2,7 +2,7 @@
 // began, and the one ordered query over rows, retention cuts and checkpoints, scoped to a tenant
 // and, with `since`, to a window per chain.
 import type { Store } from '../store/client.ts';
-import { ACTIVITIES_TABLE as TABLE } from '../store/activity-rows.ts';
+import { linksStoredSinceSelect, walkRowsSelect } from '../store/chain-rows.ts';
 import { CANON_COMPACT, policyOf, type StreamParams } from './canonical.ts';
 import { CHECKPOINT, CUT, ROW, SORT_SPILL_BYTES, type StreamInfo } from './records.ts';
 import type { VerifyOptions } from './verify.ts';
@@ -56,8 +56,7 @@ export async function walkQuery(
     const tenantCond = opts.tenant !== undefined ? 'AND tenant_id = {tenant:String}' : '';
     const starts = await store.query<{ tenant_id: string; stream: string; from_seq: number }>(
       `SELECT tenant_id, stream, min(s) AS from_seq FROM (
-         SELECT tenant_id, toString(stream) AS stream, seq AS s FROM ${store.table(TABLE)}
-         WHERE received_at >= fromUnixTimestamp64Milli({since:Int64}) AND stream != '' ${tenantCond}
+         ${linksStoredSinceSelect(store, tenantCond)}
          UNION ALL
          SELECT tenant_id, toString(stream) AS stream, seq AS s FROM ${store.table('integrity_checkpoints')}
          WHERE created_at >= fromUnixTimestamp64Milli({since:Int64}) ${tenantCond}
@@ -78,11 +77,7 @@ export async function walkQuery(
   const empty12 = Array(12).fill("''").join(', ');
   const sql = `
     SELECT * FROM (
-      SELECT toUInt8(${ROW}) AS k, toString(tenant_id) AS t, toString(stream) AS s, seq AS q, prev_hash, hash, pii_mac, erasure,
-        toString(id) AS id, toUnixTimestamp64Milli(timestamp) AS ts, toUnixTimestamp64Milli(received_at) AS recv,
-        toString(activity_type), toString(severity), toString(action), toString(outcome), toString(resource_type),
-        resource_id, user_id, ip_address, toString(user_agent), request_id, description, details, toUInt64(0) AS last
-      FROM ${store.table(TABLE)} WHERE ${conds.rows.join(' AND ')}
+      ${walkRowsSelect(store, ROW, conds.rows.join(' AND '))}
       UNION ALL
       SELECT toUInt8(${CUT}), toString(tenant_id), toString(stream), first_seq, prev_hash, last_hash, mac, run_id, '',
         toInt64(0), toInt64(0), ${empty12}, last_seq

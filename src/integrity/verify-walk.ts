@@ -6,10 +6,8 @@ import { CANON_COMPACT, chainHash, cutMac, erasureMark, genesisHash, maskDetails
 import { openCheckpoint } from './checkpoints.ts';
 import { CompactDiagnosis } from './classify.ts';
 import type { IntegrityKeys } from './keys.ts';
-import {
-  CHECKPOINT, CUT, DETAILS, ERASURE, HASH, ID, K, LAST, MAC, PREV, RECV, ROW, SEQ, STREAM, TENANT,
-  toEvent, type Found, type Rec, type StreamInfo,
-} from './records.ts';
+import { DETAILS, ERASURE, HASH, ID, K, LAST, MAC, PREV, RECV, SEQ, STREAM, TENANT, toEvent, type Rec } from '../store/chain-rows.ts';
+import { CHECKPOINT, CUT, ROW, type Found, type StreamInfo } from './records.ts';
 import { bridge, ChainState } from './verify-state.ts';
 import type { VerifyReport } from './verify.ts';
 

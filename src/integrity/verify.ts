@@ -4,10 +4,11 @@
 // break: the stream, the sequence number, and what is wrong (edited, deleted, reordered,
 // inserted, truncated, or a checkpoint that does not verify).
 import type { Store } from '../store/client.ts';
-import { ACTIVITIES_TABLE as TABLE } from '../store/activity-rows.ts';
+import { parseRecord, storedEventsOfType } from '../store/chain-rows.ts';
 import { classify } from './classify.ts';
 import type { IntegrityKeys } from './keys.ts';
-import { parseRecord, UUID_RE, type Found } from './records.ts';
+import { ERASURE_ACTIVITY } from './canonical.ts';
+import { UUID_RE, type Found } from './records.ts';
 import { loadChainedSince, loadStreams, walkQuery } from './verify-scope.ts';
 import { createChainWalk, type ErasureRef } from './verify-walk.ts';
 import type { ChainBreak, VerifyReport } from './schemas.ts';
@@ -60,11 +61,7 @@ export async function verifyChains(store: Store, keys: IntegrityKeys, opts: Veri
   // Every erased row must point at a recorded erasure of its tenant.
   if (erasures.size > 0) {
     const ids = [...new Set([...erasures.values()].map((r) => r.erasure_id))].filter((id) => UUID_RE.test(id));
-    const known = new Set((await store.query<{ t: string; event_id: string }>(
-      `SELECT tenant_id AS t, toString(id) AS event_id FROM ${store.table(TABLE)}
-       WHERE activity_type = 'audit.erasure' AND id IN {ids:Array(UUID)}`,
-      { ids }, 'verify',
-    )).map((r) => `${r.t}\u0000${r.event_id}`));
+    const known = await storedEventsOfType(store, ERASURE_ACTIVITY, ids);
     for (const [key, ref] of erasures) {
       if (!known.has(key) && !found.some((f) => f.tenant_id === ref.tenant && f.stream === ref.stream)) {
         found.push({ tenant_id: ref.tenant, stream: ref.stream, seq: ref.seq, kind: 'edited', detail: 'marked erased by an erasure that was never recorded', event_id: ref.event_id });

@@ -4,13 +4,11 @@
 import path from 'node:path';
 import {
   KeyLoader,
-  archiveColumns,
   clearKeys,
   markDeleted,
   pendingArchives,
   recordArchive,
   recordFromManifest,
-  schemaVersion,
   type ArchiveRecord,
 } from '../archive/catalog.ts';
 import { KEYS_DIR } from '../archive/format.ts';
@@ -25,8 +23,10 @@ import {
   expiredGroups,
   exportQuery,
   remainingArchivedRows,
+  storedColumns,
   tableHasTtl,
-} from './expiry.ts';
+} from '../store/expiry.ts';
+import { schemaVersion } from '../store/migrate.ts';
 import type { RetentionDeps } from './job.ts';
 import { acquireLock } from './lock.ts';
 import { loadKeysFromFiles, recoverArchiveDir } from './recover.ts';
@@ -79,7 +79,7 @@ export async function archiveAndDelete(
 
     // 2. What has expired since: one archive per month partition and severity.
     const groups = await expiredGroups(store, cutoffs);
-    const columns = await archiveColumns(store);
+    const columns = await storedColumns(store);
     const version = await schemaVersion(store);
     for (const g of groups) {
       const { partition } = g;

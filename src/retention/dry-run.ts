@@ -1,7 +1,7 @@
 // A dry run of retention: what a run at a given clock would archive and delete, from reads only.
 import type { Severity } from '../event/model.ts';
 import { pendingArchives } from '../archive/catalog.ts';
-import { expiredGroups } from './expiry.ts';
+import { expiredGroups } from '../store/expiry.ts';
 import type { RetentionDeps } from './job.ts';
 import { partitionEntry, type RetentionReport } from './report.ts';
 

@@ -17,7 +17,7 @@ import type { Severity } from '../event/model.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/client.ts';
-import { cutoffsAt } from './expiry.ts';
+import { cutoffsAt } from './policy.ts';
 import { RetentionBusyError } from './lock.ts';
 import type { MacKeys } from '../integrity/keys.ts';
 import { storageSizeBytes } from '../store/storage-size.ts';

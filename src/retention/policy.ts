@@ -18,6 +18,13 @@ export function retentionPolicy(config: Config): RetentionPolicy {
   return { days: { ...config.retention.days }, archiveEnabled: config.retention.archiveEnabled };
 }
 
+const DAY_MS = 86_400_000;
+
+/** Per severity, the instant before which a row is expired: now - days[severity]. */
+export function cutoffsAt(now: number, days: Record<Severity, number>): Record<Severity, number> {
+  return Object.fromEntries(severities.map((s) => [s, now - days[s] * DAY_MS])) as Record<Severity, number>;
+}
+
 /** The TTL clause body for audit_activities, or null when the table must carry no delete TTL. */
 export function ttlExpression(policy: RetentionPolicy): string | null {
   if (policy.archiveEnabled) return null;

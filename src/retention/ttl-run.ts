@@ -4,7 +4,8 @@
 import type { StepHook } from '../archive/writer.ts';
 import type { Severity } from '../event/model.ts';
 import { TTL_CUT_HORIZON_MS, recordRetentionCuts } from '../integrity/cuts.ts';
-import { cutoffsAt, expiredCondition, expiredGroups, materializeTtl, tableHasTtl } from './expiry.ts';
+import { expiredCondition, expiredGroups, materializeTtl, tableHasTtl } from '../store/expiry.ts';
+import { cutoffsAt } from './policy.ts';
 import type { RetentionDeps } from './job.ts';
 import { partitionEntry, type RetentionReport } from './report.ts';
 

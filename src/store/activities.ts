@@ -211,13 +211,5 @@ export async function* streamEvents(
     sql += ' LIMIT {limit:UInt64}';
     params.limit = opts.limit;
   }
-  let rest = '';
-  for await (const chunk of store.stream(sql, params, 'JSONEachRow', opts.signal)) {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop()!;
-    const batch: AuditEvent[] = [];
-    for (const line of lines) if (line) batch.push(EVENT_SHAPE.parse(JSON.parse(line) as EventRecord));
-    if (batch.length > 0) yield batch;
-  }
-  if (rest) yield [EVENT_SHAPE.parse(JSON.parse(rest) as EventRecord)];
+  for await (const records of store.rows<EventRecord>(sql, params, 'stream', opts.signal)) yield records.map((r) => EVENT_SHAPE.parse(r));
 }

@@ -3,11 +3,11 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
 import { createLogger } from '../logger.ts';
-import { retentionPolicy } from '../retention/policy.ts';
 import { Store } from './client.ts';
 import { migrate, plan } from './migrate.ts';
 
-export async function migrateCommand(args: string[], config: Config): Promise<number> {
+/** `ttl`: the delete TTL clause the retention policy gives audit_activities (null: none). */
+export async function migrateCommand(args: string[], config: Config, ttl: string | null): Promise<number> {
   const { values } = parseArgs({ args, options: { cluster: { type: 'string' }, 'dry-run': { type: 'boolean' } }, strict: true });
   const cluster = values.cluster ?? config.clickhouse.cluster;
   if (values['dry-run']) {
@@ -20,7 +20,7 @@ export async function migrateCommand(args: string[], config: Config): Promise<nu
   const log = createLogger(config.log);
   const store = await Store.fromConfig(config);
   try {
-    const r = await migrate(store, { policy: retentionPolicy(config), log, cluster });
+    const r = await migrate(store, { ttl, log, cluster });
     process.stdout.write(`applied ${r.applied.length} migration(s)${r.applied.length ? `: ${r.applied.join(', ')}` : ''}; ${r.skipped.length} already applied; TTL ${r.ttlChanged ? 'updated' : 'unchanged'}\n`);
     return 0;
   } finally {

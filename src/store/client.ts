@@ -243,6 +243,19 @@ export class Store {
     }
   }
 
+  /** The rows of a JSONEachRow stream, parsed, in the batches they arrive in. */
+  async *rows<T>(sql: string, params: QueryParams = {}, operation = 'stream', signal?: AbortSignal): AsyncGenerator<T[]> {
+    let rest = '';
+    for await (const chunk of this.stream(sql, params, 'JSONEachRow', signal, operation)) {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop()!;
+      const batch: T[] = [];
+      for (const line of lines) if (line) batch.push(JSON.parse(line) as T);
+      if (batch.length > 0) yield batch;
+    }
+    if (rest) yield [JSON.parse(rest) as T];
+  }
+
   private async nativeSession(): Promise<ChdbSession> {
     const chdb = (await import('chdb')) as unknown as { Session: new (p: string) => ChdbSession };
     return new chdb.Session(this.enginePath!);

@@ -8,7 +8,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderForCluster } from '../cluster/render.ts';
 import type { Logger } from '../logger.ts';
-import { ttlExpression, type RetentionPolicy } from '../retention/policy.ts';
 import { ACTIVITIES_TABLE } from './activity-rows.ts';
 import type { Store } from './client.ts';
 
@@ -90,7 +89,13 @@ export function plan(target: MigrateTarget, migrations = loadMigrations()): Arra
 
 export async function migrate(
   store: Store,
-  opts: { policy: RetentionPolicy; log?: Logger; migrations?: Migration[]; cluster?: string | undefined },
+  opts: {
+    /** The delete TTL clause audit_activities must carry (retention/policy.ts ttlExpression), null for none. */
+    ttl: string | null;
+    log?: Logger;
+    migrations?: Migration[];
+    cluster?: string | undefined;
+  },
 ): Promise<MigrateResult> {
   const target: MigrateTarget = { database: store.database, cluster: opts.cluster };
   for (const statement of renderFor(target, bootstrapStatements(store.database))) await store.command(statement, {}, 'migrate');
@@ -119,12 +124,12 @@ export async function migrate(
     result.applied.push(m.name);
   }
 
-  result.ttlChanged = await reconcileTtl(store, target, opts.policy, opts.log);
+  result.ttlChanged = await reconcileTtl(store, target, opts.ttl, opts.log);
   return result;
 }
 
-async function reconcileTtl(store: Store, target: MigrateTarget, policy: RetentionPolicy, log?: Logger): Promise<boolean> {
-  const wanted = ttlExpression(policy) ?? '';
+async function reconcileTtl(store: Store, target: MigrateTarget, ttl: string | null, log?: Logger): Promise<boolean> {
+  const wanted = ttl ?? '';
   const rows = await store.query<{ value: string }>(
     `SELECT argMax(value, updated_at) AS value FROM ${store.table('audit_meta')} WHERE key = 'audit_activities.ttl' GROUP BY key`,
   );
@@ -144,4 +149,10 @@ async function reconcileTtl(store: Store, target: MigrateTarget, policy: Retenti
   );
   log?.info({ ttl: wanted || null }, current === undefined ? 'retention TTL set' : 'retention TTL changed');
   return true;
+}
+
+/** The newest migration applied (archives record the schema their rows were written with). */
+export async function schemaVersion(store: Store): Promise<number> {
+  const rows = await store.query<{ v: number | string }>(`SELECT max(version) AS v FROM ${store.table('schema_migrations')}`);
+  return Number(rows[0]?.v ?? 0);
 }

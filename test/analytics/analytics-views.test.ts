@@ -10,7 +10,8 @@ import { seedEvents } from '../support/analytics-seed.ts';
 import { testDataDir } from '../support/service.ts';
 import { startOn } from '../support/integrity.ts';
 
-const policy = { days: { LOW: 30, MEDIUM: 60, HIGH: 90, CRITICAL: 365 }, archiveEnabled: true };
+// Archiving on: the table carries no delete TTL.
+const ttl = null;
 const now = Date.now();
 
 let store: Store;
@@ -83,10 +84,10 @@ describe('analytics views', () => {
   it('backfill rows stored before the views existed, exactly once, then count every new insert', async () => {
     const all = loadMigrations();
     expect(all.filter((m) => m.version >= 10 && m.version <= 14).map((m) => m.name)).toHaveLength(5);
-    await migrate(store, { policy, migrations: all.filter((m) => m.version < 10) });
+    await migrate(store, { ttl, migrations: all.filter((m) => m.version < 10) });
     await insertEvents(store, seedEvents({ tenants: ['acme', 'globex'], perTenant: 800, spanDays: 10, now, seed: 1 }));
 
-    const result = await migrate(store, { policy });
+    const result = await migrate(store, { ttl });
     expect(result.applied).toEqual(all.filter((m) => m.version >= 10).map((m) => m.name));
     await expectViewsEqualRaw();
 
@@ -106,7 +107,7 @@ describe('analytics views', () => {
       for (const statement of renderStatements(m.sql, store.database)) await store.command(statement);
     }
     await expectViewsEqualRaw();
-    expect((await migrate(store, { policy })).applied).toEqual([]);
+    expect((await migrate(store, { ttl })).applied).toEqual([]);
   });
 
   it("an erasure moves the subject's per-user counts to [ERASED], tenant by tenant: the views keep agreeing with the raw rows", async () => {

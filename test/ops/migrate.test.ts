@@ -1,14 +1,14 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { retentionPolicy } from '../../src/retention/policy.ts';
+import { retentionPolicy, ttlExpression } from '../../src/retention/policy.ts';
 import { Store } from '../../src/store/client.ts';
 import { loadMigrations, migrate, renderStatements } from '../../src/store/migrate.ts';
 import { testDataDir } from '../support/service.ts';
 
 let store: Store;
 const database = `m_${crypto.randomBytes(5).toString('hex')}`;
-const policy = (env: Record<string, string>) => retentionPolicy(loadConfig({ AUDIT_DATA_DIR: testDataDir(), ...env }));
+const ttl = (env: Record<string, string>) => ttlExpression(retentionPolicy(loadConfig({ AUDIT_DATA_DIR: testDataDir(), ...env })));
 
 beforeAll(async () => {
   store = await Store.open({ dataDir: testDataDir(), database });
@@ -27,10 +27,10 @@ describe('migrations', () => {
   it('apply every file once, in order, and record them; a second run is a no-op', async () => {
     const files = loadMigrations();
     expect(files.map((m) => m.version)).toEqual([...files.map((m) => m.version)].sort((a, b) => a - b));
-    const first = await migrate(store, { policy: policy({ AUDIT_ARCHIVE_ENABLED: 'false' }) });
+    const first = await migrate(store, { ttl: ttl({ AUDIT_ARCHIVE_ENABLED: 'false' }) });
     expect(first.applied).toEqual(files.map((m) => m.name));
     const ddlBefore = await tableDdl();
-    const second = await migrate(store, { policy: policy({ AUDIT_ARCHIVE_ENABLED: 'false' }) });
+    const second = await migrate(store, { ttl: ttl({ AUDIT_ARCHIVE_ENABLED: 'false' }) });
     expect(second.applied).toEqual([]);
     expect(second.skipped).toEqual(files.map((m) => m.name));
     expect(second.ttlChanged).toBe(false);
@@ -47,9 +47,9 @@ describe('migrations', () => {
   });
 
   it('reconciles the per-severity TTL from the retention settings at the next start', async () => {
-    await migrate(store, { policy: policy({ AUDIT_ARCHIVE_ENABLED: 'false' }) });
+    await migrate(store, { ttl: ttl({ AUDIT_ARCHIVE_ENABLED: 'false' }) });
     expect(await tableDdl()).toContain("toDateTime(timestamp) + toIntervalDay(30) WHERE severity = 'LOW'");
-    const r = await migrate(store, { policy: policy({ AUDIT_ARCHIVE_ENABLED: 'false', AUDIT_RETENTION_LOW: '7' }) });
+    const r = await migrate(store, { ttl: ttl({ AUDIT_ARCHIVE_ENABLED: 'false', AUDIT_RETENTION_LOW: '7' }) });
     expect(r.ttlChanged).toBe(true);
     const ddl = await tableDdl();
     expect(ddl).toContain("toDateTime(timestamp) + toIntervalDay(7) WHERE severity = 'LOW'");
@@ -58,9 +58,9 @@ describe('migrations', () => {
   });
 
   it('with archiving on, the table carries no delete TTL (the retention job archives first)', async () => {
-    await migrate(store, { policy: policy({ AUDIT_ARCHIVE_ENABLED: 'true' }) });
+    await migrate(store, { ttl: ttl({ AUDIT_ARCHIVE_ENABLED: 'true' }) });
     expect(await tableDdl()).not.toMatch(/\bTTL\b/);
-    await migrate(store, { policy: policy({ AUDIT_ARCHIVE_ENABLED: 'false' }) });
+    await migrate(store, { ttl: ttl({ AUDIT_ARCHIVE_ENABLED: 'false' }) });
     expect(await tableDdl()).toMatch(/\bTTL\b/);
   });
 

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listArchives } from '../../src/archive/catalog.ts';
-import { tableHasTtl } from '../../src/retention/expiry.ts';
+import { tableHasTtl } from '../../src/store/expiry.ts';
 import { DAY, createRetentionService, eventAt, liveKeys, type RetentionTestService } from '../support/retention.ts';
 
 const open: RetentionTestService[] = [];

@@ -1,21 +1,27 @@
-// The SQL of expiry: which rows have outlived their severity's retention, exporting them, and
-// deleting exactly the rows of committed archives. Every value is bound; partition ids are
-// checked against /^\d{6}$/ where ClickHouse syntax wants a literal (IN PARTITION ID).
+// The statements of expiry on audit_activities: which rows have outlived their severity's
+// retention, the query that exports them, and deleting exactly the rows of committed archives
+// (by the keys read back from the archive files, held in audit_archive_keys). Every value is
+// bound; partition ids are checked against MONTH_PARTITION_RE where ClickHouse syntax wants a
+// literal (IN PARTITION ID).
 import type { Severity } from '../event/model.ts';
 import { severities } from '../event/model.ts';
-import { KEYS_TABLE, quoteIdent } from '../archive/catalog.ts';
-import { ACTIVITIES_TABLE } from '../store/activity-rows.ts';
-import { PARTITION_RE, type ArchiveColumn } from '../archive/format.ts';
-import type { QueryParams, Store } from '../store/client.ts';
+import { MONTH_PARTITION_RE } from '../event/patterns.ts';
+import { ACTIVITIES_TABLE } from './activity-rows.ts';
+import type { QueryParams, Store } from './client.ts';
 
-const DAY_MS = 86_400_000;
+/** The keys (seq, tenant_id, id, received_at) of the rows each archive took, read back from its file. */
+export const ARCHIVE_KEYS_TABLE = 'audit_archive_keys';
 
-/** Per severity, the instant before which a row is expired: now - days[severity]. */
-export function cutoffsAt(now: number, days: Record<Severity, number>): Record<Severity, number> {
-  return Object.fromEntries(severities.map((s) => [s, now - days[s] * DAY_MS])) as Record<Severity, number>;
+/** A stored column of audit_activities, as system.columns names it. */
+export interface StoredColumn {
+  name: string;
+  type: string;
 }
 
-/** `(severity = LOW AND timestamp < cutoff_LOW) OR ...`, bound. */
+/** Backquotes an identifier read from system.columns (never from input). */
+export const quoteIdent = (name: string) => `\`${name.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``;
+
+/** `(severity = LOW AND timestamp < cutoff_LOW) OR ...`, bound: the rows expired at these cutoffs. */
 export function expiredCondition(cutoffs: Record<Severity, number>): { sql: string; params: QueryParams } {
   const params: QueryParams = {};
   const parts = severities.map((s, i) => {
@@ -55,7 +61,7 @@ export async function expiredGroups(store: Store, cutoffs: Record<Severity, numb
 }
 
 function checkPartition(partition: string): string {
-  if (!PARTITION_RE.test(partition)) throw new Error(`not a month partition id: ${JSON.stringify(partition)}`);
+  if (!MONTH_PARTITION_RE.test(partition)) throw new Error(`not a month partition id: ${JSON.stringify(partition)}`);
   return partition;
 }
 
@@ -63,7 +69,7 @@ function checkPartition(partition: string): string {
  * The rows one archive takes: one partition, one severity, timestamp < cutoff. In sort-key order
  * (tenant_id, timestamp, id), which ClickHouse reads in order instead of sorting a whole month.
  */
-export function exportQuery(store: Store, columns: ArchiveColumn[], partition: string, severity: Severity, cutoffMs: number) {
+export function exportQuery(store: Store, columns: StoredColumn[], partition: string, severity: Severity, cutoffMs: number) {
   return {
     sql: `SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${store.table(ACTIVITIES_TABLE)}
           WHERE _partition_id = {p:String} AND severity = {s:String} AND timestamp < fromUnixTimestamp64Milli({cutoff:Int64})
@@ -73,7 +79,7 @@ export function exportQuery(store: Store, columns: ArchiveColumn[], partition: s
 }
 
 const KEYED = (store: Store) =>
-  `(tenant_id, id, received_at) IN (SELECT tenant_id, id, received_at FROM ${store.table(KEYS_TABLE)} WHERE seq IN {seqs:Array(UInt64)})`;
+  `(tenant_id, id, received_at) IN (SELECT tenant_id, id, received_at FROM ${store.table(ARCHIVE_KEYS_TABLE)} WHERE seq IN {seqs:Array(UInt64)})`;
 
 /** The bound condition deleteArchivedRows deletes by (integrity records these rows as retention cuts first). */
 export function archivedRowsCondition(store: Store, partitions: string[], seqs: number[]): { sql: string; params: QueryParams } {
@@ -86,7 +92,7 @@ export async function countArchivedRows(store: Store, partitions: string[], seqs
   const rows = await store.query<{ seq: string | number; n: string | number }>(
     `SELECT k.seq AS seq, count() AS n
      FROM ${store.table(ACTIVITIES_TABLE)} AS a
-     INNER JOIN (SELECT seq, tenant_id, id, received_at FROM ${store.table(KEYS_TABLE)} WHERE seq IN {seqs:Array(UInt64)}) AS k
+     INNER JOIN (SELECT seq, tenant_id, id, received_at FROM ${store.table(ARCHIVE_KEYS_TABLE)} WHERE seq IN {seqs:Array(UInt64)}) AS k
        ON a.tenant_id = k.tenant_id AND a.id = k.id AND a.received_at = k.received_at
      WHERE a._partition_id IN {parts:Array(String)}
      GROUP BY k.seq`,
@@ -142,4 +148,19 @@ export async function tableHasTtl(store: Store): Promise<boolean> {
     { db: store.database, t: ACTIVITIES_TABLE },
   );
   return /\bTTL\b/.test(rows[0]?.q ?? '');
+}
+
+/**
+ * Every stored column of audit_activities (ordinary, DEFAULT and MATERIALIZED; not ALIAS or
+ * EPHEMERAL, which are not stored), in table order: what an archive carries. Read from the table
+ * itself, so columns added later (e.g. hash chains) are archived without a code change.
+ */
+export async function storedColumns(store: Store): Promise<StoredColumn[]> {
+  return store.query<StoredColumn>(
+    `SELECT name, type FROM system.columns
+     WHERE database = {db:String} AND table = {t:String} AND default_kind IN ('', 'DEFAULT', 'MATERIALIZED')
+     ORDER BY position`,
+    { db: store.database, t: ACTIVITIES_TABLE },
+    'archive_catalog',
+  );
 }
