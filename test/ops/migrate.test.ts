@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { retentionPolicy, ttlExpression } from '../../src/retention/policy.ts';
-import { Store } from '../../src/store/client.ts';
+import { ENGINE_ARGS, Store } from '../../src/store/client.ts';
 import { loadMigrations, migrate, renderStatements } from '../../src/store/migrate.ts';
 import { testDataDir } from '../support/service.ts';
 
@@ -62,6 +62,14 @@ describe('migrations', () => {
     expect(await tableDdl()).not.toMatch(/\bTTL\b/);
     await migrate(store, { ttl: ttl({ AUDIT_ARCHIVE_ENABLED: 'false' }) });
     expect(await tableDdl()).toMatch(/\bTTL\b/);
+  });
+
+  it('the embedded engine runs with a server-sized background pool, so a mutation does not crawl part by part', async () => {
+    const rows = await store.query<{ name: string; value: string }>(
+      `SELECT name, value FROM system.server_settings WHERE name = 'background_pool_size'`,
+    );
+    expect(rows).toEqual([{ name: 'background_pool_size', value: ENGINE_ARGS[0]!.split('=')[1] }]);
+    expect(Number(rows[0]!.value)).toBeGreaterThanOrEqual(16);
   });
 
   it('renders {{database}} and splits statements', () => {
