@@ -400,10 +400,19 @@ describe('durable ingest', () => {
     const spool = await Spool.open({ dir, maxBytes: 1 << 20 });
     await spool.append([[row()], [row()], [row()]]);
     await spool.close();
-    const t = await start({ CLICKHOUSE_DATABASE: database });
-    await new Promise((r) => setTimeout(r, 1500)); // several refusals of each kind
+    const { log, lines } = captureLog();
+    const t = await start({ CLICKHOUSE_DATABASE: database }, { log });
+    // Each insert attempt the store refuses is logged: the batch, then each record alone, again.
+    const attempts = () => lines.filter((l) => l.msg === 'insert failed: continuing the hash chains in a new stream').length;
+    await waitFor(() => attempts() >= 8, 'repeated refusals');
     expect(await metric(t, 'audit_spool_quarantined_events_total')).toBe(0);
     expect((await readyz(t)).body).toMatchObject({ status: 'degraded', spool: { events: 3 } });
+    // Shut down without waiting out the drain deadline: the three records stay in the log.
+    services.splice(services.indexOf(t), 1);
+    await t.services.shutdown({ drainDeadline: Date.now() });
+    const reopened = await Spool.open({ dir, maxBytes: 1 << 20 });
+    expect(reopened.pendingEvents).toBe(3);
+    await reopened.close();
   });
 
   it('shutdown with a reachable store drains the spool before it returns', async () => {
