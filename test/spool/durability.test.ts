@@ -55,6 +55,22 @@ async function postUntilAccepted(t: TestService, events: Array<Record<string, un
   }
 }
 
+/** Posts `n` batches of 4; each refusal is checked by `refusal` and its batch kept for the client's retry. */
+async function postBatches(t: TestService, n: number, tag: string, refusal: (res: Response) => Promise<void> | void) {
+  const accepted: string[] = [];
+  const refused: Array<Array<Record<string, unknown>>> = [];
+  for (let i = 0; i < n; i++) {
+    const b = batch(4, `${tag}-${i}`);
+    const res = await t.post(b);
+    if (res.status === 202) accepted.push(...idsOf(b));
+    else {
+      await refusal(res);
+      refused.push(b);
+    }
+  }
+  return { accepted, refused };
+}
+
 async function readyz(t: TestService): Promise<{ status: number; body: Record<string, any> }> {
   const res = await t.app.request('/readyz');
   return { status: res.status, body: (await res.json()) as Record<string, any> };
@@ -187,20 +203,12 @@ describe('durable ingest', () => {
     const faults = new FaultInjector();
     const t = await start({ AUDIT_SPOOL_MAX_BYTES: String(24 * 1024) }, { faults });
     faults.failStore();
-    const accepted: string[] = [];
-    const refused: Array<Array<Record<string, unknown>>> = [];
-    for (let i = 0; i < 40; i++) {
-      const b = batch(4, `full-${i}`);
-      const res = await t.post(b);
-      if (res.status === 202) accepted.push(...idsOf(b));
-      else {
-        expect(res.status).toBe(503);
-        expect(res.headers.get('Retry-After')).toMatch(/^\d+$/);
-        expect(res.headers.get('Content-Type')).toContain('application/problem+json');
-        expect((await problemOf(res)).type).toMatch(/spool-full$/);
-        refused.push(b);
-      }
-    }
+    const { accepted, refused } = await postBatches(t, 40, 'full', async (res) => {
+      expect(res.status).toBe(503);
+      expect(res.headers.get('Retry-After')).toMatch(/^\d+$/);
+      expect(res.headers.get('Content-Type')).toContain('application/problem+json');
+      expect((await problemOf(res)).type).toMatch(/spool-full$/);
+    });
     expect(accepted.length).toBeGreaterThan(0);
     expect(refused.length).toBeGreaterThan(0);
     expect(await metric(t, 'audit_spool_bytes')).toBeLessThanOrEqual(24 * 1024);
@@ -290,18 +298,10 @@ describe('durable ingest', () => {
     const faults = new FaultInjector();
     const t = await start({ AUDIT_SPOOL_MAX_BYTES: String(16 * 1024), AUDIT_SPOOL_DEADLINE_MS: '20' }, { faults });
     faults.storeLatencyMs = 150; // slower than the deadline, but every write succeeds
-    const accepted: string[] = [];
-    const refused: Array<Array<Record<string, unknown>>> = [];
-    for (let i = 0; i < 30; i++) {
-      const b = batch(4, `lag-${i}`);
-      const res = await t.post(b);
-      if (res.status === 202) accepted.push(...idsOf(b));
-      else {
-        expect(res.status).toBe(429);
-        expect(res.headers.get('Retry-After')).toBe('1');
-        refused.push(b);
-      }
-    }
+    const { accepted, refused } = await postBatches(t, 30, 'lag', (res) => {
+      expect(res.status).toBe(429);
+      expect(res.headers.get('Retry-After')).toBe('1');
+    });
     expect(refused.length).toBeGreaterThan(0);
     faults.heal();
     await drained(t);
