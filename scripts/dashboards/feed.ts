@@ -4,7 +4,7 @@
 import { VIEWS } from '../../src/analytics/views.ts';
 import { severities } from '../../src/event/model.ts';
 import { customVariable, dashboard, DB, layout, queryVariable, tenantVariable, sqlTarget, textValue, textVariable, when, whenTenant, type Json } from './kit.ts';
-import { stat, table, timeseries, type ColumnLink } from './panels.ts';
+import { barsBy, stat, table, type ColumnLink } from './panels.ts';
 
 export const FEED_UID = 'audit-activity-feed';
 const FEED_URL = `/d/${FEED_UID}/activity-feed`;
@@ -64,11 +64,9 @@ export function feedDashboard(): Json {
     {
       h: 6,
       panels: [
-        timeseries({
+        barsBy('severity', {
           title: 'Matching events over time',
           w: 24,
-          bars: true,
-          displayName: '${__field.labels.severity}',
           colorBySeverity: true,
           targets: [
             sqlTarget(
