@@ -4,7 +4,7 @@ import { VIEWS } from '../../src/analytics/views.ts';
 import { severities } from '../../src/event/model.ts';
 import { customVariable, dashboard, DB, layout, tenantVariable, sqlTarget, when, whenTenant, type Json } from './kit.ts';
 import { barchart, barsBy, stat, table, timeseries } from './panels.ts';
-import { resourceLink, userLink } from './feed.ts';
+import { eventsTable, resourceLink, userLink } from './feed.ts';
 
 export const OVERVIEW_UID = 'audit-overview';
 
@@ -151,20 +151,14 @@ export function overviewDashboard(): Json {
     {
       h: 10,
       panels: [
-        table({
+        eventsTable({
           title: 'Latest HIGH and CRITICAL events',
           w: 24,
-          links: [userLink, resourceLink],
-          widths: { timestamp: 190, severity: 90, tenant_id: 110, outcome: 80 },
-          targets: [
-            sqlTarget(
-              `SELECT timestamp, tenant_id, toString(severity) AS severity, activity_type, action, toString(outcome) AS outcome, ` +
-                `user_id, resource_type, resource_id, description, ip_address, toString(id) AS id ` +
-                `FROM ${DB}.audit_activities WHERE $__timeFilter(timestamp) AND severity IN ('HIGH', 'CRITICAL') AND ${TENANT} ` +
-                `ORDER BY timestamp DESC LIMIT 100`,
-              'table',
-            ),
-          ],
+          sql:
+            `SELECT timestamp, tenant_id, toString(severity) AS severity, activity_type, action, toString(outcome) AS outcome, ` +
+            `user_id, resource_type, resource_id, description, ip_address, toString(id) AS id ` +
+            `FROM ${DB}.audit_activities WHERE $__timeFilter(timestamp) AND severity IN ('HIGH', 'CRITICAL') AND ${TENANT} ` +
+            `ORDER BY timestamp DESC LIMIT 100`,
         }),
       ],
     },
