@@ -3,8 +3,8 @@
 // "everything about X" is one click from any row on any dashboard.
 import { VIEWS } from '../../src/analytics/views.ts';
 import { severities } from '../../src/event/model.ts';
-import { customVariable, dashboard, DB, layout, queryVariable, tenantVariable, sqlTarget, textValue, textVariable, when, whenTenant, type Json } from './kit.ts';
-import { stat, table, timeseries, type ColumnLink } from './panels.ts';
+import { customVariable, dashboard, DB, layout, queryVariable, tenantVariable, sqlTarget, textValue, textVariable, when, whenTenant, type Json, type PanelSpec } from './kit.ts';
+import { barsBy, stat, table, type ColumnLink } from './panels.ts';
 
 export const FEED_UID = 'audit-activity-feed';
 const FEED_URL = `/d/${FEED_UID}/activity-feed`;
@@ -23,6 +23,18 @@ export const resourceLink: ColumnLink = {
     `${FEED_URL}?var-tenant=\${__data.fields.tenant_id:percentencode}` +
     `&var-resource_type=\${__data.fields.resource_type:percentencode}&var-resource_id=\${__value.raw:percentencode}&\${__url_time_range}`,
 };
+
+/** Raw events in a table: user and resource cells link here, the short columns sized alike on every dashboard. */
+export function eventsTable(o: { title: string; w: number; description?: string; sql: string }): PanelSpec {
+  return table({
+    title: o.title,
+    w: o.w,
+    description: o.description,
+    links: [userLink, resourceLink],
+    widths: { timestamp: 190, severity: 90, tenant_id: 110, outcome: 80 },
+    targets: [sqlTarget(o.sql, 'table')],
+  });
+}
 
 // Free-text variables enter the SQL only through textValue() (percent-encoded, decoded by ClickHouse).
 const WITH_TEXT = [
@@ -64,11 +76,9 @@ export function feedDashboard(): Json {
     {
       h: 6,
       panels: [
-        timeseries({
+        barsBy('severity', {
           title: 'Matching events over time',
           w: 24,
-          bars: true,
-          displayName: '${__field.labels.severity}',
           colorBySeverity: true,
           targets: [
             sqlTarget(
@@ -82,22 +92,15 @@ export function feedDashboard(): Json {
     {
       h: 18,
       panels: [
-        table({
+        eventsTable({
           title: 'Activity',
           w: 24,
           description: 'Newest first, at most 1000 rows: narrow the time range or the filters to see older events.',
-          links: [userLink, resourceLink],
-          widths: { timestamp: 190, severity: 90, tenant_id: 110, outcome: 80 },
-          targets: [
-            sqlTarget(
-              matching(
-                'timestamp, tenant_id, toString(severity) AS severity, activity_type, action, toString(outcome) AS outcome, user_id, ' +
-                  'resource_type, resource_id, description, ip_address, request_id, toString(id) AS id, details',
-                ' ORDER BY timestamp DESC, id DESC LIMIT 1000',
-              ),
-              'table',
-            ),
-          ],
+          sql: matching(
+            'timestamp, tenant_id, toString(severity) AS severity, activity_type, action, toString(outcome) AS outcome, user_id, ' +
+              'resource_type, resource_id, description, ip_address, request_id, toString(id) AS id, details',
+            ' ORDER BY timestamp DESC, id DESC LIMIT 1000',
+          ),
         }),
       ],
     },

@@ -3,8 +3,8 @@
 import { VIEWS } from '../../src/analytics/views.ts';
 import { severities } from '../../src/event/model.ts';
 import { customVariable, dashboard, DB, layout, tenantVariable, sqlTarget, when, whenTenant, type Json } from './kit.ts';
-import { barchart, stat, table, timeseries } from './panels.ts';
-import { resourceLink, userLink } from './feed.ts';
+import { barchart, barsBy, stat, table, timeseries } from './panels.ts';
+import { eventsTable, resourceLink, userLink } from './feed.ts';
 
 export const OVERVIEW_UID = 'audit-overview';
 
@@ -22,6 +22,18 @@ const SEVERITY = when('severity', 'severity');
 
 const totals = (expr: string, alias: string) =>
   sqlTarget(`SELECT ${expr} AS ${alias} FROM ${hourly} WHERE ${HOURS} AND ${TENANT} AND ${SEVERITY}`, 'table');
+
+// A view with its time column and the range filter on it.
+const HOURLY = { view: hourly, time: 'hour', range: HOURS };
+const MINUTELY = { view: failures, time: 'minute', range: MINUTES };
+
+/** A time series of a view per $__timeInterval bucket, one series per value of `by` when given. */
+const series = (v: typeof HOURLY, select: string, by?: string) =>
+  sqlTarget(
+    `SELECT $__timeInterval(${v.time}) AS time, ${select} FROM ${v.view} ` +
+      `WHERE ${v.range} AND ${TENANT} AND ${SEVERITY} GROUP BY time${by ? `, ${by}` : ''} ORDER BY time`,
+    'timeSeries',
+  );
 
 export function overviewDashboard(): Json {
   const panels = layout([
@@ -57,34 +69,18 @@ export function overviewDashboard(): Json {
     {
       h: 8,
       panels: [
-        timeseries({
+        barsBy('severity', {
           title: 'Events by severity',
           w: 12,
-          bars: true,
           interval: '1h',
-          displayName: '${__field.labels.severity}',
           colorBySeverity: true,
-          targets: [
-            sqlTarget(
-              `SELECT $__timeInterval(hour) AS time, toString(severity) AS severity, sum(events) AS events FROM ${hourly} ` +
-                `WHERE ${HOURS} AND ${TENANT} AND ${SEVERITY} GROUP BY time, severity ORDER BY time`,
-              'timeSeries',
-            ),
-          ],
+          targets: [series(HOURLY, 'toString(severity) AS severity, sum(events) AS events', 'severity')],
         }),
-        timeseries({
+        barsBy('activity_type', {
           title: 'Events by activity type',
           w: 12,
-          bars: true,
           interval: '1h',
-          displayName: '${__field.labels.activity_type}',
-          targets: [
-            sqlTarget(
-              `SELECT $__timeInterval(hour) AS time, activity_type, sum(events) AS events FROM ${hourly} ` +
-                `WHERE ${HOURS} AND ${TENANT} AND ${SEVERITY} GROUP BY time, activity_type ORDER BY time`,
-              'timeSeries',
-            ),
-          ],
+          targets: [series(HOURLY, 'activity_type, sum(events) AS events', 'activity_type')],
         }),
       ],
     },
@@ -97,28 +93,14 @@ export function overviewDashboard(): Json {
           unit: 'percentunit',
           interval: '1h',
           description: 'Share of events with outcome "failure".',
-          targets: [
-            sqlTarget(
-              `SELECT $__timeInterval(hour) AS time, sumIf(events, outcome = 'failure') / sum(events) AS failure_rate FROM ${hourly} ` +
-                `WHERE ${HOURS} AND ${TENANT} AND ${SEVERITY} GROUP BY time ORDER BY time`,
-              'timeSeries',
-            ),
-          ],
+          targets: [series(HOURLY, "sumIf(events, outcome = 'failure') / sum(events) AS failure_rate")],
         }),
-        timeseries({
+        barsBy('activity_type', {
           title: 'Failures by activity type',
           w: 12,
-          bars: true,
           interval: '1m',
-          displayName: '${__field.labels.activity_type}',
           description: 'Failed events per interval, from the per-minute failures view (kept 90 days).',
-          targets: [
-            sqlTarget(
-              `SELECT $__timeInterval(minute) AS time, activity_type, sum(failures) AS failures FROM ${failures} ` +
-                `WHERE ${MINUTES} AND ${TENANT} AND ${SEVERITY} GROUP BY time, activity_type ORDER BY time`,
-              'timeSeries',
-            ),
-          ],
+          targets: [series(MINUTELY, 'activity_type, sum(failures) AS failures', 'activity_type')],
         }),
       ],
     },
@@ -169,20 +151,14 @@ export function overviewDashboard(): Json {
     {
       h: 10,
       panels: [
-        table({
+        eventsTable({
           title: 'Latest HIGH and CRITICAL events',
           w: 24,
-          links: [userLink, resourceLink],
-          widths: { timestamp: 190, severity: 90, tenant_id: 110, outcome: 80 },
-          targets: [
-            sqlTarget(
-              `SELECT timestamp, tenant_id, toString(severity) AS severity, activity_type, action, toString(outcome) AS outcome, ` +
-                `user_id, resource_type, resource_id, description, ip_address, toString(id) AS id ` +
-                `FROM ${DB}.audit_activities WHERE $__timeFilter(timestamp) AND severity IN ('HIGH', 'CRITICAL') AND ${TENANT} ` +
-                `ORDER BY timestamp DESC LIMIT 100`,
-              'table',
-            ),
-          ],
+          sql:
+            `SELECT timestamp, tenant_id, toString(severity) AS severity, activity_type, action, toString(outcome) AS outcome, ` +
+            `user_id, resource_type, resource_id, description, ip_address, toString(id) AS id ` +
+            `FROM ${DB}.audit_activities WHERE $__timeFilter(timestamp) AND severity IN ('HIGH', 'CRITICAL') AND ${TENANT} ` +
+            `ORDER BY timestamp DESC LIMIT 100`,
         }),
       ],
     },

@@ -16,6 +16,17 @@ const severityMappings = [
   },
 ];
 
+/** What every panel starts with, in this order: its type, title, width, description if any, datasource. */
+function head(type: string, o: { title: string; w: number; description?: string; datasource?: typeof CLICKHOUSE | typeof PROMETHEUS }) {
+  return {
+    type,
+    title: o.title,
+    w: o.w,
+    ...(o.description ? { description: o.description } : {}),
+    datasource: o.datasource ?? CLICKHOUSE,
+  };
+}
+
 export function stat(o: {
   title: string;
   w: number;
@@ -27,11 +38,7 @@ export function stat(o: {
   datasource?: typeof CLICKHOUSE | typeof PROMETHEUS;
 }): PanelSpec {
   return {
-    type: 'stat',
-    title: o.title,
-    w: o.w,
-    ...(o.description ? { description: o.description } : {}),
-    datasource: o.datasource ?? CLICKHOUSE,
+    ...head('stat', o),
     targets: o.targets,
     fieldConfig: {
       defaults: {
@@ -77,11 +84,7 @@ export function timeseries(o: {
       }))
     : [];
   return {
-    type: 'timeseries',
-    title: o.title,
-    w: o.w,
-    ...(o.description ? { description: o.description } : {}),
-    datasource: o.datasource ?? CLICKHOUSE,
+    ...head('timeseries', o),
     ...(o.interval ? { interval: o.interval } : {}),
     targets: o.targets,
     fieldConfig: {
@@ -93,6 +96,11 @@ export function timeseries(o: {
       tooltip: { mode: 'multi', sort: 'desc' },
     },
   };
+}
+
+/** Stacked bars per interval, one series per value of the `label` column of the long-format result. */
+export function barsBy(label: string, o: Omit<Parameters<typeof timeseries>[0], 'bars' | 'displayName'>): PanelSpec {
+  return timeseries({ ...o, bars: true, displayName: `\${__field.labels.${label}}` });
 }
 
 export interface ColumnLink {
@@ -132,11 +140,7 @@ export function table(o: {
     ],
   });
   return {
-    type: 'table',
-    title: o.title,
-    w: o.w,
-    ...(o.description ? { description: o.description } : {}),
-    datasource: CLICKHOUSE,
+    ...head('table', o),
     targets: o.targets,
     fieldConfig: { defaults: { custom: { align: 'auto', filterable: true, cellOptions: { type: 'auto' } } }, overrides },
     options: { showHeader: true, cellHeight: 'sm', footer: { show: false, reducer: ['sum'], countRows: false } },
@@ -146,11 +150,7 @@ export function table(o: {
 /** Horizontal bars: one string column (xField) and numeric columns. */
 export function barchart(o: { title: string; w: number; targets: Json[]; xField: string; description?: string }): PanelSpec {
   return {
-    type: 'barchart',
-    title: o.title,
-    w: o.w,
-    ...(o.description ? { description: o.description } : {}),
-    datasource: CLICKHOUSE,
+    ...head('barchart', o),
     targets: o.targets,
     fieldConfig: { defaults: { unit: 'short', color: { mode: 'palette-classic' }, custom: { fillOpacity: 80, lineWidth: 1 } }, overrides: [] },
     options: {

@@ -34,14 +34,17 @@ function assertEd25519(key: KeyObject, source: string): void {
   }
 }
 
+/** A key from its text, read by createPrivateKey or createPublicKey: a JWK when it is JSON, else a PEM. Throws what they throw. */
+function readKey(text: string, read: (input: crypto.JsonWebKeyInput | { key: string; format: 'pem' }) => KeyObject): KeyObject {
+  return text.startsWith('{') ? read({ key: JSON.parse(text) as crypto.JsonWebKey, format: 'jwk' }) : read({ key: text, format: 'pem' });
+}
+
 /** Parses AUDIT_ARCHIVE_SIGNING_KEY: a private JWK (OKP/Ed25519, with "d") or a PKCS#8 PEM. */
 export function parseSigningKey(value: string, source = 'AUDIT_ARCHIVE_SIGNING_KEY'): KeyObject {
   const text = value.trim();
   let key: KeyObject;
   try {
-    key = text.startsWith('{')
-      ? crypto.createPrivateKey({ key: JSON.parse(text) as crypto.JsonWebKey, format: 'jwk' })
-      : crypto.createPrivateKey({ key: text, format: 'pem' });
+    key = readKey(text, crypto.createPrivateKey);
   } catch {
     // The parser's message may quote the input: say what is wrong without it.
     throw new SigningKeyError(`${source} is not a readable private key: expected an Ed25519 private JWK (JSON with "d") or a PKCS#8 PEM`);
@@ -122,9 +125,7 @@ export async function loadPublicKeys(paths: string[]): Promise<PublicKeySet> {
       const text = fs.readFileSync(file, 'utf8').trim();
       let key: KeyObject;
       try {
-        key = text.startsWith('{')
-          ? crypto.createPublicKey({ key: JSON.parse(text) as crypto.JsonWebKey, format: 'jwk' })
-          : crypto.createPublicKey({ key: text, format: 'pem' });
+        key = readKey(text, crypto.createPublicKey);
       } catch {
         throw new SigningKeyError(`${file} is not a public key (expected an Ed25519 JWK or SPKI PEM)`);
       }

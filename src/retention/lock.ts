@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LOCK_FILE } from '../archive/format.ts';
+import { processAlive } from '../process-alive.ts';
 
 export class RetentionBusyError extends Error {
   override readonly name = 'RetentionBusyError';
@@ -14,15 +15,6 @@ interface LockInfo {
   pid: number;
   host: string;
   started_at: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export interface RetentionLock {
@@ -60,7 +52,7 @@ export function acquireLock(root: string): RetentionLock {
     } catch {
       held = undefined; // unreadable or half-written: treat as stale
     }
-    const stale = !held || (held.host === mine.host && (held.pid === process.pid || !alive(held.pid)));
+    const stale = !held || (held.host === mine.host && (held.pid === process.pid || !processAlive(held.pid)));
     if (!stale) {
       throw new RetentionBusyError(`a retention run holds ${file} (pid ${held!.pid} on ${held!.host} since ${held!.started_at})`);
     }

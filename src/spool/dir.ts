@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../logger.ts';
+import { processAlive } from '../process-alive.ts';
 import { SpoolLockedError } from './errors.ts';
 
 export interface Position {
@@ -22,7 +23,7 @@ export async function lockDir(dir: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const pid = Number((await fsp.readFile(file, 'utf8').catch(() => '')).trim());
-    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
       throw new SpoolLockedError(`the spool ${dir} is in use by process ${pid} (remove ${file} if that process is not audithouse)`);
     }
     await fsp.writeFile(file, String(process.pid)); // left by a process that died (or by this pid's predecessor in a container)
@@ -33,15 +34,6 @@ export async function lockDir(dir: string): Promise<void> {
 export async function unlockDir(dir: string): Promise<void> {
   openDirs.delete(dir);
   await fsp.rm(path.join(dir, 'LOCK'), { force: true }).catch(() => {});
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export async function loadCursor(dir: string): Promise<Position | undefined> {

@@ -72,6 +72,14 @@ function flipByte(file: string, at: (size: number) => number): void {
   fs.writeFileSync(file, bytes);
 }
 
+/** Swaps two files by renames: each name then holds the other one's bytes. */
+function swapFiles(a: string, b: string): void {
+  const tmp = `${a}.swap`;
+  fs.renameSync(a, tmp);
+  fs.renameSync(b, a);
+  fs.renameSync(tmp, b);
+}
+
 async function problemsOf(dir: string, trusted = keys) {
   const report = await verifyArchiveDir(dir, { publicKeys: trusted });
   expect(report.ok).toBe(false);
@@ -144,20 +152,8 @@ describe('archive verify', () => {
       fs.rmSync(path.join(d, dataFiles.at(-1)!));
     }, () => manifests.at(-1)!],
     ['HEAD.json removed', (d) => fs.rmSync(path.join(d, 'HEAD.json')), () => 'HEAD.json'],
-    ['two manifests swapped (reordered)', (d) => {
-      const [a, b] = [path.join(d, manifests[0]!), path.join(d, manifests[5]!)];
-      const tmp = `${a}.swap`;
-      fs.renameSync(a, tmp);
-      fs.renameSync(b, a);
-      fs.renameSync(tmp, b);
-    }, () => manifests[0]!],
-    ['two data files swapped', (d) => {
-      const [a, b] = [path.join(d, dataFiles[1]!), path.join(d, dataFiles[2]!)];
-      const tmp = `${a}.swap`;
-      fs.renameSync(a, tmp);
-      fs.renameSync(b, a);
-      fs.renameSync(tmp, b);
-    }, () => dataFiles[2]!],
+    ['two manifests swapped (reordered)', (d) => swapFiles(path.join(d, manifests[0]!), path.join(d, manifests[5]!)), () => manifests[0]!],
+    ['two data files swapped', (d) => swapFiles(path.join(d, dataFiles[1]!), path.join(d, dataFiles[2]!)), () => dataFiles[2]!],
     ['a data file moved to another month', (d) => {
       const from = path.join(d, dataFiles[0]!);
       const to = path.join(d, dataFiles.at(-1)!.split('/')[0]!, path.basename(from));

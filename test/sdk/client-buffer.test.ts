@@ -17,6 +17,7 @@ import { backoffDelay, parseRetryAfter } from '../../src/sdk/client/retry.ts';
 import type { AuditEvent as ServerAuditEvent } from '../../src/event/model.ts';
 import type { AuditEventInput as ServerAuditEventInput } from '../../src/event/input.ts';
 import { startFront, startService, type RunningService } from '../support/running-service.ts';
+import { tenantClient } from '../support/sdk-client.ts';
 
 let svc: RunningService;
 
@@ -38,21 +39,14 @@ describe('the buffer bound', () => {
   async function fill(whenFull: BufferPolicy, tenant: string) {
     const held = gate();
     const front = await startFront(svc.url, () => ({ kind: 'hold', until: held.until }));
-    const dropped: string[] = [];
-    const errors: AuditDeliveryError[] = [];
-    const client = new AuditClient({
+    const { client, errors } = await tenantClient(svc, tenant, {
       url: front.url,
-      token: await svc.token({ tenant }),
       batchSize: 100,
       concurrency: 2,
       maxBufferSize: 1000,
       whenFull,
       // Only full batches leave while logging, however slow the machine: events 1-200 in flight.
       flushIntervalMs: 60_000,
-      onError: (e) => {
-        errors.push(e);
-        if (e.kind === 'buffer-full') dropped.push(...e.events.map((x) => x.id!));
-      },
     });
     const logged: string[] = [];
     let thrown = 0;
@@ -67,6 +61,7 @@ describe('the buffer bound', () => {
       maxSeen = Math.max(maxSeen, client.stats.buffered);
     }
     await Promise.resolve(); // buffer-full reports are coalesced per tick
+    const dropped = errors.filter((e) => e.kind === 'buffer-full').flatMap((e) => e.events.map((x) => x.id!));
     return { front, client, held, logged, dropped, errors, thrown, maxSeen };
   }
 
@@ -123,8 +118,7 @@ describe('the buffer bound', () => {
 
 describe('edges of delivery', () => {
   it('drops only the invalid event of a refused batch and delivers the others', async () => {
-    const errors: AuditDeliveryError[] = [];
-    const client = new AuditClient({ url: svc.url, token: await svc.token({ tenant: 'edges' }), flushIntervalMs: 5, onError: (e) => errors.push(e) });
+    const { client, errors } = await tenantClient(svc, 'edges', { flushIntervalMs: 5 });
     const good = [0, 1, 2, 3].map((i) => client.log({ activity_type: 'user.login', action: 'login', details: { i } }));
     const bad = client.log({ activity_type: 'user.login', action: 'login', severity: 'SEVERE' as never });
     const more = [4, 5].map((i) => client.log({ activity_type: 'user.login', action: 'login', details: { i } }));

@@ -1,15 +1,13 @@
 // The TypeScript client against the real running service (serve() on a loopback port, embedded
 // ClickHouse): volume from concurrent callers, a restart mid-stream, a 429/503 storm.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditClient, type AuditDeliveryError } from '../../src/sdk/client/index.ts';
 import { startFront, startService, type FrontRequest, type RunningService } from '../support/running-service.ts';
+import { tenantClient } from '../support/sdk-client.ts';
 
 let svc: RunningService;
-let token: string;
 
 beforeAll(async () => {
   svc = await startService();
-  token = await svc.token();
 });
 afterAll(() => svc?.close());
 
@@ -27,14 +25,10 @@ async function expectStoredExactlyOnce(ids: string[], tenant: string) {
 describe('AuditClient delivery', () => {
   it('delivers 10,000 events logged by 50 concurrent callers exactly once', async () => {
     const tenant = 'volume';
-    const errors: AuditDeliveryError[] = [];
-    const client = new AuditClient({
-      url: svc.url,
-      token: await svc.token({ tenant }),
+    const { client, errors } = await tenantClient(svc, tenant, {
       batchSize: 400,
       concurrency: 4,
       flushIntervalMs: 20,
-      onError: (e) => errors.push(e),
     });
     const ids: string[] = [];
     const caller = async (c: number) => {
@@ -56,15 +50,11 @@ describe('AuditClient delivery', () => {
 
   it('loses nothing when the service restarts mid-stream: the client retries until it is back', async () => {
     const tenant = 'restart';
-    const errors: AuditDeliveryError[] = [];
-    const client = new AuditClient({
-      url: svc.url,
-      token: await svc.token({ tenant }),
+    const { client, errors } = await tenantClient(svc, tenant, {
       batchSize: 100,
       flushIntervalMs: 10,
       initialRetryDelayMs: 50,
       maxRetryDelayMs: 400,
-      onError: (e) => errors.push(e),
     });
     const ids: string[] = [];
     let downWhileLogging = 0;
@@ -112,16 +102,13 @@ describe('AuditClient delivery', () => {
       return { kind: 'forward' };
     });
     try {
-      const errors: AuditDeliveryError[] = [];
-      const client = new AuditClient({
+      const { client, errors } = await tenantClient(svc, tenant, {
         url: front.url,
-        token: await svc.token({ tenant }),
         batchSize: 250,
         concurrency: 2,
         // Only full batches leave while logging (flush() sends the rest): 8 batches of 250.
         flushIntervalMs: 60_000,
         initialRetryDelayMs: 50,
-        onError: (e) => errors.push(e),
       });
       const ids: string[] = [];
       for (let i = 0; i < 2000; i++) ids.push(client.log({ activity_type: 'api.request', action: 'api_request', details: { i } }));

@@ -12,24 +12,39 @@ export interface ReceivedRequest {
   status: number;
 }
 
+/** A server on loopback that can go down and come back up on the port it got first. */
+abstract class LoopbackReceiver<S extends net.Server> {
+  private server: S | undefined;
+  port = 0;
 
-/** Listens on loopback at `port` (0: any) and returns the port it got. */
-async function listenLocal(server: net.Server, port: number): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return (server.address() as net.AddressInfo).port;
+  protected abstract create(): S;
+  /** Ends the open connections, so that close() does not wait for them. */
+  protected abstract dropConnections(server: S): void;
+
+  async up(): Promise<this> {
+    const server = this.create();
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  async down(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return;
+    this.dropConnections(s);
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
 }
 
-const closed = (server: net.Server) => new Promise<void>((resolve) => server.close(() => resolve()));
-
-export class HttpReceiver {
+export class HttpReceiver extends LoopbackReceiver<http.Server> {
   requests: ReceivedRequest[] = [];
   /** Answer for a request: status and headers (default 200). */
   decide: (body: string, n: number) => { status: number; headers?: Record<string, string> } = () => ({ status: 200 });
-  private server: http.Server | undefined;
-  port = 0;
 
-  async up(): Promise<this> {
-    this.server = http.createServer((req, res) => {
+  protected create(): http.Server {
+    return http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -39,16 +54,10 @@ export class HttpReceiver {
         res.writeHead(answer.status, { 'Content-Type': 'application/json', ...answer.headers }).end('{}');
       });
     });
-    this.port = await listenLocal(this.server, this.port);
-    return this;
   }
 
-  async down(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    if (!s) return;
-    s.closeAllConnections();
-    await closed(s);
+  protected dropConnections(server: http.Server): void {
+    server.closeAllConnections();
   }
 
   get url(): string {
@@ -61,14 +70,12 @@ export class HttpReceiver {
   }
 }
 
-export class SyslogReceiver {
+export class SyslogReceiver extends LoopbackReceiver<net.Server> {
   messages: string[] = [];
-  private server: net.Server | undefined;
   private sockets = new Set<net.Socket>();
-  port = 0;
 
-  async up(): Promise<this> {
-    this.server = net.createServer((socket) => {
+  protected create(): net.Server {
+    return net.createServer((socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => {});
@@ -86,16 +93,10 @@ export class SyslogReceiver {
         }
       });
     });
-    this.port = await listenLocal(this.server, this.port);
-    return this;
   }
 
-  async down(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    if (!s) return;
+  protected dropConnections(): void {
     for (const socket of this.sockets) socket.destroy();
-    await closed(s);
   }
 }
 

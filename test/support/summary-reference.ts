@@ -11,34 +11,22 @@ export async function summaryRowsFromRaw(store: Store, w: SummaryWindow): Promis
   // Same window as the views' `day` range, expressed on the sort key (tenant_id, timestamp).
   const inWindow = `tenant_id = {tenant:String} AND timestamp >= fromUnixTimestamp64Milli({from_ms:Int64})
     AND timestamp < fromUnixTimestamp64Milli({until_ms:Int64})`;
+  const query = <R>(sql: string) => store.query<R>(sql, w.params, 'summary_raw');
+  /** A ranked list: events and failures per value of `keys`, most first, ties in key order, `limit` rows. */
+  const ranked = <R>(keys: string[], limit: string, where = inWindow) =>
+    query<R>(
+      `SELECT ${keys.join(', ')}, count() AS n, countIf(outcome = 'failure') AS failed
+       FROM ${raw} WHERE ${where} GROUP BY ${keys.join(', ')}
+       ORDER BY n DESC, ${keys.map((k) => `${k} ASC`).join(', ')} LIMIT {${limit}:UInt32}`,
+    );
   const [bySeverityOutcomeDay, byType, users, resources] = await Promise.all([
-    store.query<SummaryRows['bySeverityOutcomeDay'][number]>(
+    query<SummaryRows['bySeverityOutcomeDay'][number]>(
       `SELECT toString(toDate(timestamp, 'UTC')) AS date, toString(severity) AS severity, toString(outcome) AS outcome, count() AS n
        FROM ${raw} WHERE ${inWindow} GROUP BY date, severity, outcome`,
-      w.params,
-      'summary_raw',
     ),
-    store.query<SummaryRows['byType'][number]>(
-      `SELECT activity_type, count() AS n, countIf(outcome = 'failure') AS failed
-       FROM ${raw} WHERE ${inWindow} GROUP BY activity_type
-       ORDER BY n DESC, activity_type ASC LIMIT {types_limit:UInt32}`,
-      w.params,
-      'summary_raw',
-    ),
-    store.query<SummaryRows['users'][number]>(
-      `SELECT user_id, count() AS n, countIf(outcome = 'failure') AS failed
-       FROM ${raw} WHERE ${inWindow} GROUP BY user_id
-       ORDER BY n DESC, user_id ASC LIMIT {top:UInt32}`,
-      w.params,
-      'summary_raw',
-    ),
-    store.query<SummaryRows['resources'][number]>(
-      `SELECT resource_type, resource_id, count() AS n, countIf(outcome = 'failure') AS failed
-       FROM ${raw} WHERE ${inWindow} AND resource_id != '' GROUP BY resource_type, resource_id
-       ORDER BY n DESC, resource_type ASC, resource_id ASC LIMIT {top:UInt32}`,
-      w.params,
-      'summary_raw',
-    ),
+    ranked<SummaryRows['byType'][number]>(['activity_type'], 'types_limit'),
+    ranked<SummaryRows['users'][number]>(['user_id'], 'top'),
+    ranked<SummaryRows['resources'][number]>(['resource_type', 'resource_id'], 'top', `${inWindow} AND resource_id != ''`),
   ]);
   return { bySeverityOutcomeDay, byType, users, resources };
 }
