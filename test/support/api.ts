@@ -37,6 +37,13 @@ type Shape<R extends string> = R extends `${infer A}:${string}/${infer Rest}` ? 
 export type RouteOf<P extends string> = PathOnly<P> extends Route ? PathOnly<P> : { [R in Route]: PathOnly<P> extends Shape<R> ? R : never }[Route];
 type Success<E> = E extends { status: 200 | 201 | 202; output: infer O } ? O : never;
 type Method = 'get' | 'post';
+/**
+ * Route → '$get' | '$post' → its success body, worked out once per route. ApiBody looks its
+ * answer up here rather than indexing ApiSchema with a route still generic: that indexing made
+ * tsc give up (TS2590, "union type too complex") wherever a call of bodyOf or of the fixture's
+ * get() had a contextual type, e.g. `expect(await bodyOf(...))` or a declared return type.
+ */
+type Bodies = { [R in Route]: { [K in keyof ApiSchema[R] & `$${Method}`]: Success<ApiSchema[R][K]> } };
 
 /**
  * The JSON body of a successful answer of `method path`. `any` for a path no route matches at
@@ -46,9 +53,11 @@ export type ApiBody<M extends Method, P extends string> = string extends P
   ? any // eslint-disable-line @typescript-eslint/no-explicit-any
   : [RouteOf<P>] extends [never]
     ? any // eslint-disable-line @typescript-eslint/no-explicit-any
-    : `$${M}` extends keyof ApiSchema[RouteOf<P>]
-      ? Success<ApiSchema[RouteOf<P>][`$${M}` & keyof ApiSchema[RouteOf<P>]]>
-      : any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    : Bodies[RouteOf<P>] extends infer B
+      ? `$${M}` extends keyof B
+        ? B[`$${M}` & keyof B]
+        : any // eslint-disable-line @typescript-eslint/no-explicit-any
+      : never;
 
 /** A Response whose json() is typed as the route's success body (tests check the status first). */
 export interface ApiResponse<T> extends Response {
