@@ -9,6 +9,7 @@ import type { healthRoutes } from '../../src/health/routes.ts';
 import type { IngestAccepted, ingestRoutes } from '../../src/ingest/routes.ts';
 import type { integrityRoutes } from '../../src/integrity/routes.ts';
 import type { ProblemSchema } from '../../src/openapi.ts';
+import type { otlpLogsRoute } from '../../src/otlp/openapi.ts';
 import type { otlpRoutes } from '../../src/otlp/routes.ts';
 import type { exportRoutes } from '../../src/query/export.ts';
 import type { queryRoutes } from '../../src/query/routes.ts';
@@ -20,10 +21,14 @@ type Routers = [
 ];
 type Merge<T extends unknown[]> = T extends [infer H extends () => unknown, ...infer Rest] ? ExtractSchema<ReturnType<H>> & Merge<Rest> : unknown;
 /**
- * Ingest parses its body by hand and registers its route for the document only, so the router's
- * type does not carry it: its answer is added from the same exported schema.
+ * Ingest and OTLP parse their bodies by hand and register their routes for the document only, so
+ * the routers' types do not carry them: their answers are added from the same exported schemas
+ * (OTLP's JSON answer, the ExportLogsServiceResponse, from its route definition).
  */
-type HandParsed = { '/api/v1/audit/activities': { $post: { status: 202; output: z.infer<typeof IngestAccepted> } } };
+type HandParsed = {
+  '/api/v1/audit/activities': { $post: { status: 202; output: z.infer<typeof IngestAccepted> } };
+  '/v1/logs': { $post: { status: 200; output: z.infer<(typeof otlpLogsRoute)['responses'][200]['content']['application/json']['schema']> } };
+};
 /** Path ('/api/v1/audit/activities/:id') → '$get' | '$post' → one entry per documented status. */
 export type ApiSchema = Merge<Routers> & HandParsed;
 type Route = keyof ApiSchema & string;
