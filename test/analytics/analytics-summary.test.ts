@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summarizeFromRaw } from '../support/summary-reference.ts';
-import type { AuditSummary } from '../../src/analytics/summary.ts';
 import { mintToken } from '../../src/auth/jwt.ts';
-import { createTestService, TEST_SECRET, type TestService, problemOf } from '../support/service.ts';
+import { bodyOf, createTestService, TEST_SECRET, type TestService, problemOf, type ApiBody } from '../support/service.ts';
 import { seedEvents, toWire } from '../support/analytics-seed.ts';
 
 const TENANTS = ['acme', 'globex', 'initech'];
@@ -27,10 +26,10 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-async function summary(query: string, token: string): Promise<AuditSummary> {
+async function summary(query: string, token: string): Promise<ApiBody<'get', '/api/v1/audit/summary'>> {
   const res = await t.get(`/api/v1/audit/summary${query}`, { token });
   expect(res.status, await res.clone().text()).toBe(200);
-  return (await res.json()) as AuditSummary;
+  return bodyOf(res, 'get', '/api/v1/audit/summary');
 }
 
 describe('GET /api/v1/audit/summary', () => {

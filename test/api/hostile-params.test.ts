@@ -2,7 +2,7 @@
 // is a 400 problem+json naming the parameter, never a 5xx; usable spellings (leading zeros) work;
 // nothing is stored by any of it. Issue 16, item 6: `archives?cursor=9007199254740992` was a 500.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestService, event, type TestService } from '../support/service.ts';
+import { createTestService, event, problemOf, type TestService } from '../support/service.ts';
 
 let t: TestService;
 let admin: string;
@@ -41,7 +41,7 @@ async function read(path: string, params: Record<string, string>, asAdmin = fals
 async function expectProblem(res: Response, name: string, what: string): Promise<void> {
   expect(res.status, what).toBe(400);
   expect(res.headers.get('Content-Type'), what).toMatch(/^application\/problem\+json/);
-  const body = (await res.json()) as { status: number; errors?: Array<{ field: string }> };
+  const body = await problemOf(res);
   expect(body.status).toBe(400);
   expect(body.errors?.map((e) => e.field), what).toContain(name);
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { MAX_REQUEST_BYTES } from '../../src/event/limits.ts';
 import { SERVER_TIMEOUTS, serve } from '../../src/server.ts';
-import { createTestService, event, testEnv, testToken, type TestService } from '../support/service.ts';
+import { bodyOf, createTestService, event, testEnv, testToken, type TestService } from '../support/service.ts';
 import { normalizeEvents } from '../../src/ingest/normalize.ts';
 
 const LIMIT = 10;
@@ -159,7 +159,7 @@ describe('real HTTP server (loopback)', () => {
     );
     expect(response).toMatch(/^HTTP\/1\.1 408/);
     const list = await fetch(`http://127.0.0.1:${srv.port}/api/v1/audit/activities?activity_type=user.login`, { headers: { Authorization: `Bearer ${token}` } });
-    expect(((await list.json()) as { data: unknown[] }).data).toEqual([]);
+    expect((await bodyOf(list, 'get', '/api/v1/audit/activities?activity_type=user.login')).data).toEqual([]);
   });
 
   it('answers 413 to a chunked upload that keeps going, while the client is still sending', async () => {

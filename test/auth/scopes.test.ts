@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../src/auth/principal.ts';
 import { apiEndpoints, requestFor, type Endpoint } from '../support/endpoints.ts';
-import { createTestService, type TestService } from '../support/service.ts';
+import { createTestService, problemOf, type TestService } from '../support/service.ts';
 
 let t: TestService;
 beforeAll(async () => {
@@ -67,7 +67,7 @@ describe('scope matrix', () => {
         } else {
           expect(res.status, label).toBe(403);
           expect(res.headers.get('content-type'), label).toBe('application/problem+json');
-          const body = (await res.json()) as { type: string; detail: string };
+          const body = await problemOf(res);
           expect(body.type, label).toBe('https://audithouse.dev/problems/missing-scope');
           expect(body.detail, label).toContain(`"${need}"`);
         }
@@ -93,7 +93,7 @@ describe('tenant_id parameter on read endpoints', () => {
     for (const e of readEndpoints()) {
       const res = await t.app.request(...requestFor(e, `Bearer ${token}`, 'tenant_id=globex'));
       expect(res.status, e.template).toBe(403);
-      expect(((await res.json()) as { type: string }).type, e.template).toMatch(/tenant-forbidden$/);
+      expect((await problemOf(res)).type, e.template).toMatch(/tenant-forbidden$/);
     }
   });
 

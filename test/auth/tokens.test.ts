@@ -155,7 +155,7 @@ async function expect401Everywhere(t: TestService, endpoints: Endpoint[], c: Hos
     expect(res.status, label).toBe(401);
     expect(res.headers.get('content-type'), label).toBe('application/problem+json');
     expect(res.headers.get('www-authenticate'), label).toBe('Bearer');
-    const body = (await res.json()) as { status: number; type: string; detail: string };
+    const body = await problemOf(res);
     if (c.why) expect(body.detail, label).toMatch(c.why);
     expect(body, label).toMatchObject({ status: 401, type: 'https://audithouse.dev/problems/unauthorized' });
     // The refusal never echoes the token back.

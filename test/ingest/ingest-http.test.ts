@@ -5,7 +5,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { serve } from '../../src/server.ts';
-import { event, testDataDir, testEnv, testToken } from '../support/service.ts';
+import { bodyOf, event, testDataDir, testEnv, testToken } from '../support/service.ts';
 
 interface Answer {
   status: number;
@@ -57,7 +57,7 @@ describe('ingest over HTTP', () => {
 
   async function stored(): Promise<number> {
     const res = await fetch(`http://127.0.0.1:${server.port}/api/v1/audit/activities?limit=1000`, { headers: { Authorization: `Bearer ${token}` } });
-    return ((await res.json()) as { data: unknown[] }).data.length;
+    return (await bodyOf(res, 'get', '/api/v1/audit/activities?limit=1000')).data.length;
   }
 
   it('stores a batch sent with a Content-Length and one sent chunked', async () => {

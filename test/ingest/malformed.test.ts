@@ -1,6 +1,6 @@
 // A corpus of malformed ingest requests: each gets its 4xx problem+json and stores nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestService, event, type TestService } from '../support/service.ts';
+import { createTestService, event, problemOf, type TestService } from '../support/service.ts';
 
 let t: TestService;
 let baseline = 0;
@@ -83,7 +83,7 @@ describe('malformed ingest corpus', () => {
       });
       expect(res.status).toBe(c.status);
       expect(res.headers.get('content-type')).toContain('application/problem+json');
-      const problem = (await res.json()) as { type: string; title: string; status: number; detail: string; errors?: Array<{ index?: number; field?: string }> };
+      const problem = await problemOf(res);
       expect(problem.status).toBe(c.status);
       expect(problem.type).toMatch(/^https:\/\/audithouse\.dev\/problems\//);
       expect(problem.detail.length).toBeGreaterThan(10);

@@ -6,7 +6,7 @@
 // naming the field) instead of stored half-redacted. Plus the look-alikes that must be kept.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedactor, REDACTED } from '../../src/ingest/redact.ts';
-import { createTestService, event, type TestService } from '../support/service.ts';
+import { bodyOf, createTestService, event, type TestService } from '../support/service.ts';
 import { attrs } from '../support/otlp.ts';
 
 const JWT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJib2IiLCJ0ZW5hbnRfaWQiOiJhY21lIn0.Zm9yZ2VkLXNpZ25hdHVyZS1ieXRlcw';
@@ -100,7 +100,7 @@ describe('end to end', () => {
       },
     }), { headers: { 'User-Agent': `probe/1 ${JWT}`, 'X-Request-Id': `req-${CARDS.plain}` } });
     expect(res.status).toBe(202);
-    const [id] = ((await res.json()) as { ids: string[] }).ids;
+    const [id] = (await res.json()).ids;
     const row = await storedRow(id!);
     for (const m of MARKERS) expect(row, m.slice(0, 24)).not.toContain(m);
     expect(row).toContain('q3.pdf');
@@ -145,7 +145,7 @@ describe('end to end', () => {
       body: JSON.stringify([event(), event({ resource_id: CARDS.spaces }), event({ user_id: JWT })]),
     });
     expect(res.status).toBe(202);
-    const body = (await res.json()) as { accepted: number; rejected: Array<{ index: number; field?: string }> };
+    const body = await bodyOf(res, 'post', '/api/v1/audit/activities?partial=true');
     expect(body.accepted).toBe(1);
     expect(body.rejected).toEqual([expect.objectContaining({ index: 1, field: 'resource_id' }), expect.objectContaining({ index: 2, field: 'user_id' })]);
     expect(await t.count()).toBe(before + 1);
@@ -163,7 +163,7 @@ describe('end to end', () => {
       ] }] }] }),
     });
     expect(res.status).toBe(200);
-    const answer = (await res.json()) as { partialSuccess?: { rejectedLogRecords: string; errorMessage: string } };
+    const answer = await bodyOf(res, 'post', '/v1/logs');
     expect(answer.partialSuccess?.rejectedLogRecords).toBe('1');
     expect(answer.partialSuccess?.errorMessage).toMatch(/logRecords\[0\]: attribute user\.id \(user_id\) holds a JWT/);
     expect(answer.partialSuccess?.errorMessage).not.toContain(JWT);

@@ -133,7 +133,7 @@ describe('redaction before storage (end to end)', () => {
       },
     }), { headers: { 'User-Agent': `probe ${SECRETS.bearer}` } });
     expect(res.status).toBe(202);
-    const [id] = ((await res.json()) as { ids: string[] }).ids;
+    const [id] = (await res.json()).ids;
     await t.services.writer.flush(); // read from the table itself below
     const stored = await t.services.store.query<{ row: string }>(
       `SELECT concat(description, '|', resource_id, '|', user_agent, '|', details) AS row FROM ${t.services.store.table('audit_activities')} WHERE id = {id:UUID}`,
@@ -141,7 +141,7 @@ describe('redaction before storage (end to end)', () => {
     );
     const row = stored[0]!.row;
     for (const s of ['hunter2', 'E-77', 'k1', SECRETS.bearer.slice(7), SECRETS.jwt, SECRETS.visaSpaces, SECRETS.mcDashes]) expect(row).not.toContain(s);
-    const got = (await (await t.get(`/api/v1/audit/activities/${id}`)).json()) as { details: Record<string, unknown>; description: string };
+    const got = await (await t.get(`/api/v1/audit/activities/${id}`)).json();
     expect(got.details).toMatchObject({
       Password: REDACTED, employee_id: REDACTED,
       request: { headers: { Authorization: REDACTED, 'User-Agent': 'curl/8' }, query: [{ api_key: REDACTED }, { q: 'fine' }] },

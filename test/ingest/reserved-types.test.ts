@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventRow } from '../../src/event/model.ts';
 import { Spool } from '../../src/spool/spool.ts';
-import { createTestService, event, testDataDir, type TestService } from '../support/service.ts';
+import { bodyOf, createTestService, event, problemOf, testDataDir, type TestService } from '../support/service.ts';
 import { attrs, decodeResponse, toProtobuf } from '../support/otlp.ts';
 
 let t: TestService;
@@ -39,12 +39,6 @@ async function postAs(who: keyof typeof TOKENS, body: string, contentType = 'app
   });
 }
 
-interface Problem {
-  status: number;
-  detail: string;
-  errors: Array<{ index?: number; field?: string; message: string }>;
-}
-
 describe('POST /api/v1/audit/activities refuses audit.* activity types', () => {
   for (const who of Object.keys(TOKENS) as Array<keyof typeof TOKENS>) {
     for (const type of RESERVED) {
@@ -53,7 +47,7 @@ describe('POST /api/v1/audit/activities refuses audit.* activity types', () => {
         const res = await postAs(who, JSON.stringify(event({ activity_type: type, user_id: 'victim' })));
         expect(res.status).toBe(422);
         expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-        const problem = (await res.json()) as Problem;
+        const problem = await problemOf(res);
         expect(problem.errors).toEqual([expect.objectContaining({ index: 0, field: 'activity_type', message: expect.stringMatching(/reserved "audit\." namespace/) })]);
         expect(await t.count()).toBe(before);
         expect(await reservedRows()).toBe(0);
@@ -66,10 +60,10 @@ describe('POST /api/v1/audit/activities refuses audit.* activity types', () => {
     const batch = [event({ action: 'ok-0' }), event({ activity_type: 'audit.accessed' }), event({ action: 'ok-2' })];
     const array = await postAs('admin', JSON.stringify(batch));
     expect(array.status).toBe(422);
-    expect(((await array.json()) as Problem).errors).toEqual([expect.objectContaining({ index: 1, field: 'activity_type' })]);
+    expect((await problemOf(array)).errors).toEqual([expect.objectContaining({ index: 1, field: 'activity_type' })]);
     const ndjson = await postAs('writer', batch.map((e) => JSON.stringify(e)).join('\n'), 'application/x-ndjson');
     expect(ndjson.status).toBe(422);
-    expect(((await ndjson.json()) as Problem).errors).toEqual([expect.objectContaining({ index: 1, field: 'activity_type' })]);
+    expect((await problemOf(ndjson)).errors).toEqual([expect.objectContaining({ index: 1, field: 'activity_type' })]);
     expect(await t.count()).toBe(before);
   });
 
@@ -78,7 +72,7 @@ describe('POST /api/v1/audit/activities refuses audit.* activity types', () => {
     const batch = [event({ action: 'ok-0' }), event({ activity_type: 'audit.erasure' }), event({ activity_type: 'audit.accessed' }), event({ action: 'ok-3' })];
     const res = await postAs('admin', batch.map((e) => JSON.stringify(e)).join('\n'), 'application/x-ndjson', '?partial=true');
     expect(res.status).toBe(202);
-    const body = (await res.json()) as { accepted: number; rejected: Array<{ index: number; field?: string; message: string }> };
+    const body = await bodyOf(res, 'post', '/api/v1/audit/activities?partial=true');
     expect(body.accepted).toBe(2);
     expect(body.rejected).toEqual([
       expect.objectContaining({ index: 1, field: 'activity_type', message: expect.stringMatching(/reserved/) }),
@@ -120,7 +114,7 @@ describe('POST /v1/logs (OTLP) refuses audit.* activity types', () => {
         method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(request()),
       });
       expect(res.status).toBe(200);
-      const body = (await res.json()) as { partialSuccess?: { rejectedLogRecords: string; errorMessage: string } };
+      const body = await bodyOf(res, 'post', '/v1/logs');
       expect(body.partialSuccess?.rejectedLogRecords).toBe('2');
       expect(body.partialSuccess?.errorMessage).toMatch(/logRecords\[0\]: eventName or attribute event\.name \(activity_type\) is in the reserved "audit\." namespace/);
       expect(body.partialSuccess?.errorMessage).toMatch(/logRecords\[1\]: .*\(activity_type\)/);

@@ -8,7 +8,7 @@ import { mintToken } from '../../src/auth/jwt.ts';
 import { writeRateLimit } from '../../src/auth/rate-limit.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { main } from '../../src/index.ts';
-import { createTestService, event, TEST_SECRET, testDataDir, type TestService } from '../support/service.ts';
+import { bodyOf, createTestService, event, TEST_SECRET, testDataDir, type TestService } from '../support/service.ts';
 import { attrs, toProtobuf } from '../support/otlp.ts';
 
 const BUDGET = 100;
@@ -90,7 +90,7 @@ describe('AUDIT_WRITE_RATE_LIMIT', () => {
       method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body),
     });
     expect(res.status).toBe(202);
-    expect((await res.json()) as { accepted: number }).toMatchObject({ accepted: BUDGET });
+    expect(await bodyOf(res, 'post', '/api/v1/audit/activities?partial=true')).toMatchObject({ accepted: BUDGET });
     await expect429(await t.post(event(), { token }), 'after partial');
     expect(await countTenant(t, 'partial')).toBe(BUDGET);
   });

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultInjector } from '../support/faults.ts';
 import { uuidSortKey } from '../../src/query/pending-reads.ts';
-import { createTestService, event, type TestService } from '../support/service.ts';
+import { createTestService, event, type ApiBody, type TestService } from '../support/service.ts';
 
 const uuid = () => crypto.randomUUID();
 
@@ -15,7 +15,7 @@ async function metricSum(t: TestService, name: string): Promise<number> {
   return v.filter((x) => !('metricName' in x) || (x as { metricName?: string }).metricName?.endsWith('_count')).reduce((n, x) => n + x.value, 0);
 }
 
-type Page = { data: Array<Record<string, unknown>>; next_cursor: string | null };
+type Page = ApiBody<'get', '/api/v1/audit/activities'>;
 
 async function allPages(t: TestService, query: string, limit: number): Promise<string[]> {
   const out: string[] = [];
@@ -23,8 +23,8 @@ async function allPages(t: TestService, query: string, limit: number): Promise<s
   do {
     const res = await t.get(`/api/v1/audit/activities?limit=${limit}${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
     expect(res.status).toBe(200);
-    const page = (await res.json()) as Page;
-    out.push(...page.data.map((e) => e.description as string));
+    const page: Page = await res.json();
+    out.push(...page.data.map((e) => e.description));
     cursor = page.next_cursor;
   } while (cursor);
   return out;
@@ -66,15 +66,15 @@ describe('read-your-writes', () => {
     faults.failStore(); // nothing reaches ClickHouse: every read below is served from the log's rows
     const res = await t.post(event({ description: 'pending one', severity: 'HIGH' }));
     expect(res.status).toBe(202);
-    const [id] = ((await res.json()) as { ids: string[] }).ids;
+    const [id] = (await res.json()).ids;
     expect(await t.count()).toBe(0);
 
     const one = await t.get(`/api/v1/audit/activities/${id}`);
     expect(one.status).toBe(200);
     expect(await one.json()).toMatchObject({ id, description: 'pending one', severity: 'HIGH', tenant_id: 'acme' });
-    const list = (await (await t.get('/api/v1/audit/activities?severity=HIGH&q=PENDING')).json()) as Page;
+    const list = await (await t.get('/api/v1/audit/activities?severity=HIGH&q=PENDING')).json();
     expect(list.data.map((e) => e.id)).toEqual([id]);
-    const recent = (await (await t.get('/api/v1/audit/activities/recent')).json()) as Array<{ id: string }>;
+    const recent = await (await t.get('/api/v1/audit/activities/recent')).json();
     expect(recent.map((e) => e.id)).toContain(id);
     const exported = (await (await t.get('/api/v1/audit/export?severity=HIGH')).text()).trim().split('\n').map((l) => JSON.parse(l) as { id: string });
     expect(exported.map((e) => e.id)).toEqual([id]);
@@ -84,7 +84,7 @@ describe('read-your-writes', () => {
 
     faults.heal();
     expect(await t.count()).toBe(1);
-    const after = (await (await t.get('/api/v1/audit/activities?severity=HIGH')).json()) as Page;
+    const after = await (await t.get('/api/v1/audit/activities?severity=HIGH')).json();
     expect(after.data.map((e) => e.id)).toEqual([id]);
   });
 
@@ -103,7 +103,7 @@ describe('read-your-writes', () => {
     await t.services.writer.flush();
     faults.failStore();
     expect((await t.post(pending, { token: tenant })).status).toBe(202);
-    const get = (q: string, limit: number) => allPages({ ...t, get: ((p: string) => t.get(p, { token: tenant })) as never }, q, limit);
+    const get = (q: string, limit: number) => allPages({ ...t, get: (p) => t.get(p, { token: tenant }) }, q, limit);
     const whilePending = [await get('', 7), await get('&since=2026-06-01T00:00:05.000Z', 5), await get('&q=row%201', 3)];
     faults.heal();
     await t.services.writer.flush();
@@ -118,9 +118,9 @@ describe('read-your-writes', () => {
     await t.services.writer.flush();
     faults.failStore();
     expect((await t.post(event({ id, description: 'retry with other content' }))).status).toBe(202);
-    const byId = (await (await t.get(`/api/v1/audit/activities/${id}`)).json()) as { description: string };
+    const byId = await (await t.get(`/api/v1/audit/activities/${id}`)).json();
     expect(byId.description).toBe('original');
-    const list = (await (await t.get('/api/v1/audit/activities?q=retry%20with')).json()) as Page;
+    const list = await (await t.get('/api/v1/audit/activities?q=retry%20with')).json();
     expect(list.data).toEqual([]);
     faults.heal();
     await t.services.writer.flush();
@@ -152,12 +152,12 @@ describe.each([['off', '0'], ['on', '64']])('an insert that landed but has not r
 
   it('shows each of its rows exactly once in every read', async () => {
     const tenant = await t.token({ tenant: 'landing' });
-    const get = (p: string) => t.get(p, { token: tenant });
+    const get = <P extends string>(p: P) => t.get(p, { token: tenant });
     const base = Date.parse('2026-07-01T00:00:00.000Z');
     expect((await t.post(Array.from({ length: 5 }, (_, i) => event({ timestamp: new Date(base + i * 1000).toISOString(), description: `old ${i}` })), { token: tenant })).status).toBe(202);
     await t.services.writer.flush();
     // Reads before the insert: with the cache on they load its suffixes without the new rows.
-    expect(((await (await get('/api/v1/audit/activities?limit=3')).json()) as Page).data).toHaveLength(3);
+    expect((await (await get('/api/v1/audit/activities?limit=3')).json()).data).toHaveLength(3);
     expect(await (await get('/api/v1/audit/activities/recent?days=3660')).json()).toHaveLength(5);
 
     let release!: () => void;
@@ -173,7 +173,7 @@ describe.each([['off', '0'], ['on', '64']])('an insert that landed but has not r
     const expected = ['new 2', 'new 1', 'new 0', 'old 4', 'old 3', 'old 2', 'old 1', 'old 0'];
     const walk = async () => allPages({ ...t, get } as TestService, '', 3);
     expect(await walk()).toEqual(expected);
-    const recent = (await (await get('/api/v1/audit/activities/recent?days=3660')).json()) as Array<{ description: string }>;
+    const recent = await (await get('/api/v1/audit/activities/recent?days=3660')).json();
     expect(recent.map((e) => e.description)).toEqual(expected);
     for (const [i, id] of ids.entries()) expect(await (await get(`/api/v1/audit/activities/${id}`)).json()).toMatchObject({ id, description: `new ${i}` });
     const exported = (await (await get('/api/v1/audit/export')).text()).trim().split('\n').map((l) => (JSON.parse(l) as { description: string }).description);
@@ -208,7 +208,7 @@ describe('read-your-writes past the memory bound', () => {
     faults.heal();
     const res = await t.get('/api/v1/audit/activities?limit=5&q=bulk%2011-999');
     expect(res.status).toBe(200);
-    expect(((await res.json()) as Page).data.map((e) => e.description)).toEqual(['bulk 11-999']);
+    expect((await res.json()).data.map((e) => e.description)).toEqual(['bulk 11-999']);
     expect(await t.count()).toBe(12_000);
   });
 });

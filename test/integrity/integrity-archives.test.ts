@@ -10,6 +10,7 @@ import { readArchive } from '../../src/archive/reader.ts';
 import { restoreArchives } from '../../src/archive/restore.ts';
 import { ERASED } from '../../src/integrity/canonical.ts';
 import { verifyChains } from '../../src/integrity/verify.ts';
+import { bodyOf } from '../support/api.ts';
 import { DAY, createRetentionService, eventAt, expectVerified, type RetentionTestService } from '../support/retention.ts';
 
 const open: RetentionTestService[] = [];
@@ -119,7 +120,7 @@ describe('retention and archives', () => {
 
     const res = await erase(t, { user_id: ALICE.id });
     expect(res.status).toBe(200);
-    const result = (await res.json()) as Record<string, number>;
+    const result = await bodyOf(res, 'post', '/api/v1/audit/erasure');
     expect(result).toMatchObject({ rows_erased: 1, restored_rows_erased: 2, archived_rows_erased: 2 });
     expect(result.archives_rewritten).toBeGreaterThanOrEqual(1);
 

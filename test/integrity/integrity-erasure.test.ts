@@ -2,7 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERASED, erasureMark, policyOf, streamParams } from '../../src/integrity/canonical.ts';
 import { verifyChains } from '../../src/integrity/verify.ts';
-import { createTestService, event, type TestService } from '../support/service.ts';
+import { bodyOf, createTestService, event, type ApiBody, type TestService } from '../support/service.ts';
+
+type Page = ApiBody<'get', '/api/v1/audit/activities'>;
 import type { EventRow } from '../../src/event/model.ts';
 
 let t: TestService;
@@ -25,10 +27,10 @@ function erase(body: unknown, token = admin) {
   });
 }
 
-async function all(token?: string): Promise<Array<Record<string, unknown>>> {
+async function all(token?: string): Promise<Page['data']> {
   const res = await t.get('/api/v1/audit/activities?limit=1000', token ? { token } : {});
   expect(res.status).toBe(200);
-  return ((await res.json()) as { data: Array<Record<string, unknown>> }).data;
+  return (await res.json()).data;
 }
 
 /** Everything a reader can see, as one text: the list, every event by id, both exports, the summary (aggregates). */
@@ -53,8 +55,8 @@ async function rawTableText(tenant: string): Promise<string> {
 }
 
 describe('POST /api/v1/audit/erasure', () => {
-  let bobBefore: Array<Record<string, unknown>>;
-  type Summary = { top_users: Array<{ user_id: string; count: number }>; top_resources: Array<{ resource_id: string; count: number }> };
+  let bobBefore: Page['data'];
+  type Summary = ApiBody<'get', '/api/v1/audit/summary'>;
   let summaryBefore: Summary;
   let otherTenantToken: string;
 
@@ -87,7 +89,7 @@ describe('POST /api/v1/audit/erasure', () => {
     expect(bobBefore).toHaveLength(3);
     const before = await visibleText();
     for (const s of [ALICE.id, ALICE.ip, ALICE.ua, ALICE.email]) expect(before).toContain(s);
-    summaryBefore = (await (await t.get('/api/v1/audit/summary?days=30&top=100')).json()) as Summary;
+    summaryBefore = await (await t.get('/api/v1/audit/summary?days=30&top=100')).json();
     expect(summaryBefore.top_users.map((u) => u.user_id)).toContain(ALICE.id);
     expect((await verifyChains(t.services.store, t.services.integrity.keys)).ok).toBe(true);
   });
@@ -95,7 +97,7 @@ describe('POST /api/v1/audit/erasure', () => {
   it('removes the subject from every live row, keeps others, records the erasure without the subject, and verify still passes', async () => {
     const res = await erase({ user_id: ALICE.id });
     expect(res.status).toBe(200);
-    const result = (await res.json()) as Record<string, unknown>;
+    const result = await bodyOf(res, 'post', '/api/v1/audit/erasure');
     expect(result).toMatchObject({ tenant_id: 'acme', rows_erased: 5, as_actor: 2, as_resource: 1, as_mention: 2 });
     expect(result.aggregate_rows).toBeGreaterThanOrEqual(2); // a per-user and a per-resource row at least
     expect(result.subject_ref).toMatch(/^[0-9a-f]{64}$/);
@@ -130,7 +132,7 @@ describe('POST /api/v1/audit/erasure', () => {
     expect(record.details).toEqual({ subject_ref: result.subject_ref, rows: 5, as_actor: 2, as_resource: 1, as_mention: 2, restored_rows: 0, archives: 0, archived_rows: 0 });
 
     // The aggregates agree: Alice's counts now stand under [ERASED], Bob's are as they were.
-    const summaryAfter = (await (await t.get('/api/v1/audit/summary?days=30&top=100')).json()) as Summary;
+    const summaryAfter = await (await t.get('/api/v1/audit/summary?days=30&top=100')).json();
     const count = (s: Summary, id: string) => s.top_users.find((u) => u.user_id === id)?.count ?? 0;
     expect(count(summaryAfter, ERASED)).toBe(count(summaryBefore, ALICE.id) + count(summaryBefore, ERASED));
     expect(count(summaryAfter, BOB.id)).toBe(count(summaryBefore, BOB.id));

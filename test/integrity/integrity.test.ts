@@ -10,7 +10,7 @@ import { CHECKPOINT_TYP } from '../../src/integrity/checkpoints.ts';
 import { deleteWithCuts } from '../../src/integrity/cuts.ts';
 import { loadIntegrityKeys, macKeys } from '../../src/integrity/keys.ts';
 import { verifyChains, parseSince, type VerifyReport } from '../../src/integrity/verify.ts';
-import { createTestService, event, testDataDir, type TestService, problemOf } from '../support/service.ts';
+import { bodyOf, createTestService, event, testDataDir, type TestService, problemOf } from '../support/service.ts';
 import { FaultInjector } from '../support/faults.ts';
 import { chainRows, directWriter, row, startOn } from '../support/integrity.ts';
 import type { EventRow } from '../../src/event/model.ts';
@@ -26,17 +26,18 @@ afterAll(async () => t.close());
 const table = () => t.services.store.table('audit_activities');
 const verify = (opts: Parameters<typeof verifyChains>[2] = {}) => verifyChains(t.services.store, t.services.integrity.keys, opts);
 
-async function apiReport(query = ''): Promise<VerifyReport> {
+/** The report of GET /api/v1/audit/integrity (typed by its route; `query` is appended as is). */
+async function apiReport(query = '') {
   const res = await t.get(`/api/v1/audit/integrity${query}`, { token: admin });
   expect(res.status).toBe(200);
-  return (await res.json()) as VerifyReport;
+  return bodyOf(res, 'get', '/api/v1/audit/integrity');
 }
 
 async function post(events: unknown[], token?: string): Promise<string[]> {
   const res = await t.post(events, token ? { token } : {});
   expect(res.status).toBe(202);
   await t.services.writer.flush(); // these tests read the chain columns straight from the table
-  return ((await res.json()) as { ids: string[] }).ids;
+  return (await res.json()).ids;
 }
 
 /** JCS (RFC 8785) for strings, safe integers, null, arrays and objects: the reference the fast path must equal. */

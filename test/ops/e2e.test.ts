@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { bodyOf } from '../support/api.ts';
 import { freePort } from '../support/service-process.ts';
 
 const run = promisify(execFile);
@@ -71,8 +72,8 @@ describe('quickstart (real CLI, child process)', () => {
       body: JSON.stringify({ activity_type: 'user.login', action: 'login', description: 'first event' }),
     });
     expect(post.status).toBe(202);
-    id = ((await post.json()) as { ids: string[] }).ids[0]!;
-    const got = (await (await fetch(`http://127.0.0.1:${port}/api/v1/audit/activities/${id}`, { headers: { Authorization: `Bearer ${token}` } })).json()) as Record<string, string>;
+    id = (await bodyOf(post, 'post', '/api/v1/audit/activities')).ids[0]!;
+    const got = await bodyOf(await fetch(`http://127.0.0.1:${port}/api/v1/audit/activities/${id}`, { headers: { Authorization: `Bearer ${token}` } }), 'get', `/api/v1/audit/activities/${id}`);
     expect(got).toMatchObject({ id, ip_address: '127.0.0.1', user_agent: 'e2e/1', tenant_id: 'default' });
     expect(await stop(child)).toBe(0);
   });
@@ -83,7 +84,7 @@ describe('quickstart (real CLI, child process)', () => {
     expect(readToken.split('.')).toHaveLength(3);
     const { child } = await start(port);
     const res = await fetch(`http://127.0.0.1:${port}/api/v1/audit/activities`, { headers: { Authorization: `Bearer ${readToken}` } });
-    const page = (await res.json()) as { data: Array<{ id: string }> };
+    const page = await bodyOf(res, 'get', '/api/v1/audit/activities');
     expect(page.data.map((e) => e.id)).toContain(id);
     // read-only token cannot post
     const denied = await fetch(`http://127.0.0.1:${port}/api/v1/audit/activities`, {

@@ -8,7 +8,7 @@ import { mintToken } from '../../src/auth/jwt.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
 import { startServices, type StartedServices } from '../../src/services.ts';
-import { event, TEST_SECRET, testDataDir } from '../support/service.ts';
+import { bodyOf, event, problemOf, TEST_SECRET, testDataDir } from '../support/service.ts';
 
 /** A pino destination that keeps every line it is given. */
 class Capture extends Writable {
@@ -62,7 +62,7 @@ describe('request log lines', () => {
       body: JSON.stringify(event()),
     });
     expect(res.status).toBe(202);
-    const [id] = ((await res.json()) as { ids: string[] }).ids;
+    const [id] = (await bodyOf(res, 'post', '/api/v1/audit/activities')).ids;
     expect((await app.request(`/api/v1/audit/activities/${id}`, { headers: auth({ 'X-Request-Id': 'req-log-2' }) })).status).toBe(200);
     expect((await app.request('/api/v1/audit/activities/recent', { headers: auth() })).status).toBe(200);
 
@@ -83,7 +83,7 @@ describe('request log lines', () => {
     out.clear();
     const unauth = await app.request('/api/v1/audit/activities');
     expect(unauth.status).toBe(401);
-    const problem = (await unauth.json()) as { request_id: string };
+    const problem = await problemOf(unauth);
     expect((await app.request('/healthz')).status).toBe(200);
     expect((await app.request('/no/such/path')).status).toBe(404);
     expect((await app.request('/api/v1/audit/activities/recent')).status).toBe(401);

@@ -71,7 +71,7 @@ describe('/metrics', () => {
     expect((await t.post(event({ id: '00000000-0000-4000-8000-0000000000f1', activity_type: 'file.uploaded', severity: 'HIGH' }))).status).toBe(202);
     const res = await t.post(event({ activity_type: 'billing.invoice_paid', severity: 'LOW' }));
     expect(res.status).toBe(202);
-    const [id] = ((await res.json()) as { ids: string[] }).ids;
+    const [id] = (await res.json()).ids;
     expect((await t.get('/api/v1/audit/activities?limit=10')).status).toBe(200);
     expect((await t.get(`/api/v1/audit/activities/${id}`)).status).toBe(200);
     expect((await t.post({ activity_type: 'Not Dotted', action: 'x' })).status).toBe(422);

@@ -8,6 +8,7 @@ import { OTLPLogExporter as ProtoExporter } from '@opentelemetry/exporter-logs-o
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bodyOf } from '../support/api.ts';
 import { startFront, startService, type Front, type RunningService } from '../support/running-service.ts';
 
 let svc: RunningService;
@@ -56,7 +57,7 @@ describe.each(cases)('$name', ({ Exporter, contentType, refusal }) => {
     expect(new Set(await svc.ids(tenant)).size).toBe(25);
 
     const reader = await svc.token({ tenant, scope: 'audit:read' });
-    const page = (await (await fetch(`${svc.url}/api/v1/audit/activities?resource_id=o-0`, { headers: { Authorization: `Bearer ${reader}` } })).json()) as { data: Array<Record<string, unknown>> };
+    const page = await bodyOf(await fetch(`${svc.url}/api/v1/audit/activities?resource_id=o-0`, { headers: { Authorization: `Bearer ${reader}` } }), 'get', '/api/v1/audit/activities?resource_id=o-0');
     expect(page.data[0]).toMatchObject({
       activity_type: 'order.placed', action: 'order_place', user_id: 'u-0', resource_type: 'order', severity: 'MEDIUM', description: 'Order 0 placed',
       details: { 'service.name': 'shop', total: 0, 'otel.scope.name': 'shop.audit', 'otel.scope.version': '1.0.0' },

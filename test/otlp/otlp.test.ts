@@ -4,7 +4,7 @@
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultInjector } from '../support/faults.ts';
-import { createTestService } from '../support/service.ts';
+import { bodyOf, createTestService, type ApiBody } from '../support/service.ts';
 import { attrs, decodeResponse, toProtobuf } from '../support/otlp.ts';
 import { startService, type RunningService } from '../support/running-service.ts';
 
@@ -54,9 +54,9 @@ function collectorRequest() {
 const post = (body: Uint8Array | string, headers: Record<string, string>) =>
   fetch(`${svc.url}/v1/logs`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, ...headers }, body });
 
-async function storedEvents(): Promise<Array<Record<string, unknown>>> {
+async function storedEvents(): Promise<ApiBody<'get', '/api/v1/audit/activities'>['data']> {
   const res = await fetch(`${svc.url}/api/v1/audit/activities?limit=100`, { headers: { Authorization: `Bearer ${token}` } });
-  return ((await res.json()) as { data: Array<Record<string, unknown>> }).data;
+  return (await bodyOf(res, 'get', '/api/v1/audit/activities?limit=100')).data;
 }
 
 describe('POST /v1/logs with a Collector-shaped request (protobuf, gzip)', () => {
@@ -101,8 +101,8 @@ describe('POST /v1/logs with a Collector-shaped request (protobuf, gzip)', () =>
     const json = await post(JSON.stringify(collectorRequest()), { 'Content-Type': 'application/json' });
     expect(json.status).toBe(200);
     expect(json.headers.get('content-type')).toMatch(/^application\/json/);
-    const body = (await json.json()) as { partialSuccess: { rejectedLogRecords: string; errorMessage: string } };
-    expect(body.partialSuccess.rejectedLogRecords).toBe('1');
+    const body = await bodyOf(json, 'post', '/v1/logs');
+    expect(body.partialSuccess?.rejectedLogRecords).toBe('1');
     expect((await svc.ids()).sort()).toEqual(before.sort());
     // Ids are UUIDv7-shaped, carrying the event time.
     for (const id of before) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);

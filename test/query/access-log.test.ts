@@ -70,7 +70,7 @@ async function newAccessEvents(tenant: string, action: () => Promise<void>): Pro
 describe('audit.accessed', () => {
   it('each read endpoint records tenant, user, endpoint, filters and row count', async () => {
     const list = await t.get('/api/v1/audit/activities?severity=HIGH&user_id=u1&limit=50');
-    const listed = ((await list.json()) as { data: Array<{ id: string }> }).data;
+    const listed = (await list.json()).data;
     const got = await newAccessEvents('acme', async () => {
       await t.get('/api/v1/audit/activities?severity=HIGH&user_id=u1&limit=50');
       await t.get('/api/v1/audit/activities/recent?days=30&limit=5');
@@ -242,7 +242,7 @@ describe('audit.accessed', () => {
 describe('HEAD', () => {
   it('every read route answers HEAD with 405 + Allow: GET, runs no read and records nothing', async () => {
     const admin = await t.token({ scope: 'audit:read audit:admin', sub: 'root' });
-    const listed = ((await (await t.get('/api/v1/audit/activities?limit=1')).json()) as { data: Array<{ id: string }> }).data;
+    const listed = (await (await t.get('/api/v1/audit/activities?limit=1')).json()).data;
     await settle();
     const before = await t.count();
     const got = await newAccessEvents('acme', async () => {

@@ -5,7 +5,7 @@
 // up in any response body, whatever its shape (list, export, summaries added later).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiEndpoints } from '../support/endpoints.ts';
-import { createTestService, type TestService } from '../support/service.ts';
+import { bodyOf, createTestService, type TestService } from '../support/service.ts';
 
 const A = 'alpha-corp';
 const B = 'beta-corp';
@@ -46,7 +46,7 @@ beforeAll(async () => {
   eventsB.push({ id: SHARED_ID, activity_type: 'user.login', action: 'login', description: 'beta twin', timestamp: new Date(base + 6000).toISOString() });
   const resA = await t.post(eventsA, { token: tokenA });
   expect(resA.status).toBe(202);
-  idsA.push(...((await resA.json()) as { ids: string[] }).ids);
+  idsA.push(...(await resA.json()).ids);
   expect((await t.post(eventsB, { token: tokenB })).status).toBe(202);
 });
 afterAll(async () => t.close());
@@ -82,7 +82,7 @@ async function assertOnlyB(res: Response, label: string): Promise<number> {
   return rows.length;
 }
 
-const get = (path: string, token = tokenB) => t.get(path, { token });
+const get = <P extends string>(path: P, token = tokenB) => t.get(path, { token });
 
 const FILTERS: Record<string, string[]> = {
   user_id: ['u-1', 'alpha-user'],
@@ -117,7 +117,7 @@ describe('tenant B never sees tenant A', () => {
     let seen = 0;
     do {
       const res: Response = await get(`/api/v1/audit/activities?limit=7${cursor ? `&cursor=${cursor}` : ''}`);
-      const page = (await res.clone().json()) as { next_cursor: string | null };
+      const page = await bodyOf(res.clone(), 'get', '/api/v1/audit/activities');
       seen += await assertOnlyB(res, `page after ${cursor}`);
       cursor = page.next_cursor;
     } while (cursor);
@@ -219,7 +219,7 @@ describe('SQL-injection strings in every parameter', () => {
       // An admin's tenant_id is bound as a value: an injection names a tenant that does not exist.
       const admin = await get(`/api/v1/audit/activities?tenant_id=${encodeURIComponent(inj)}`, adminB);
       expect([200, 400], inj).toContain(admin.status);
-      if (admin.status === 200) expect(((await admin.json()) as { data: unknown[] }).data, inj).toEqual([]);
+      if (admin.status === 200) expect((await admin.json()).data, inj).toEqual([]);
     }
   });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestService, event, type TestService, type ApiBody } from '../support/service.ts';
+import { bodyOf, createTestService, event, type TestService, type ApiBody } from '../support/service.ts';
 
 type Page = ApiBody<'get', '/api/v1/audit/activities'>;
 
@@ -22,7 +22,7 @@ async function pageThrough(during?: (pageNo: number) => Promise<void>): Promise<
     const q: string = `/api/v1/audit/activities?limit=100&until=${new Date(base + 86_400_000).toISOString()}${cursor ? `&cursor=${cursor}` : ''}`;
     const res = await t.get(q);
     expect(res.status).toBe(200);
-    const page = (await res.json()) as Page;
+    const page = await bodyOf(res, 'get', '/api/v1/audit/activities');
     ids.push(...page.data.map((e) => e.id));
     cursor = page.next_cursor;
     pages++;

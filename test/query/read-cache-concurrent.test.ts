@@ -6,13 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/jwt.ts';
 import { summarizeFromRaw } from '../support/summary-reference.ts';
-import { summarize, type AuditSummary } from '../../src/analytics/summary.ts';
+import { summarize } from '../../src/analytics/summary.ts';
 import { queryPage, type ActivityFilters, type Cursor } from '../../src/store/activities.ts';
-import { createTestService, event, TEST_SECRET, type TestService } from '../support/service.ts';
+import { bodyOf, createTestService, event, TEST_SECRET, type ApiBody, type TestService } from '../support/service.ts';
 
 const DAY = 86_400_000;
-type Ev = { id: string; timestamp: string; user_id: string; severity: string };
-type Page = { data: Ev[]; next_cursor: string | null };
+type Page = ApiBody<'get', '/api/v1/audit/activities'>;
+type Ev = Page['data'][number];
 
 async function pages(t: TestService, token: string, query: string, limit: number): Promise<Ev[]> {
   const out: Ev[] = [];
@@ -20,7 +20,7 @@ async function pages(t: TestService, token: string, query: string, limit: number
   do {
     const res = await t.get(`/api/v1/audit/activities?limit=${limit}${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { token });
     expect(res.status).toBe(200);
-    const page = (await res.json()) as Page;
+    const page: Page = await res.json();
     out.push(...page.data);
     cursor = page.next_cursor;
   } while (cursor);
@@ -53,7 +53,7 @@ describe('read cache under concurrent writes, an erasure and a retention run', (
     const victim = Array.from({ length: 40 }, (_, i) => event({ severity: 'HIGH', user_id: 'victim', timestamp: new Date(now - 2 * DAY + i * 1000).toISOString() }));
     const res = await t.post([...old, ...victim], { token });
     expect(res.status).toBe(202);
-    const oldIds = new Set(((await res.json()) as { ids: string[] }).ids.slice(0, old.length));
+    const oldIds = new Set((await res.json()).ids.slice(0, old.length));
     await t.count();
     const tail = t.services.writer.tail!;
     // Warm every suffix the readers use: the deletions must reach memory, not just the store.
@@ -73,7 +73,7 @@ describe('read cache under concurrent writes, an erasure and a retention run', (
         const batch = Array.from({ length: 8 }, (_, i) => event({ severity: i % 2 ? 'LOW' : 'HIGH', user_id: `u${(round + i) % 3}` }));
         const r = await t.post(batch, { token });
         expect(r.status).toBe(202);
-        const ids = ((await r.json()) as { ids: string[] }).ids;
+        const ids = (await r.json()).ids;
         ids.forEach((id, i) => acked.push({ id, ts: Date.parse(String(batch[i]!.timestamp ?? new Date().toISOString())), user: String(batch[i]!.user_id) }));
       }
       writing = false;
@@ -132,7 +132,7 @@ describe('summary cache', () => {
   const viaApi = async (q: string) => {
     const res = await t.get(`/api/v1/audit/summary${q}`, { token });
     expect(res.status).toBe(200);
-    return (await res.json()) as AuditSummary;
+    return bodyOf(res, 'get', '/api/v1/audit/summary');
   };
   const post = async (n: number, user: (i: number) => string, daysAgo = 0) => {
     const body = Array.from({ length: n }, (_, i) => event({

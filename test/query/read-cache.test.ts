@@ -7,11 +7,11 @@ import { mintToken } from '../../src/auth/jwt.ts';
 import { insertEvents } from '../../src/store/activity-rows.ts';
 import { listEvents, queryPage, type ActivityFilters, type Cursor } from '../../src/store/activities.ts';
 import type { EventRow } from '../../src/event/model.ts';
-import { createTestService, event, TEST_SECRET, type TestService } from '../support/service.ts';
+import { createTestService, event, TEST_SECRET, type ApiBody, type TestService } from '../support/service.ts';
 
 const DAY = 86_400_000;
-type Ev = { id: string; timestamp: string; user_id: string; description: string };
-type Page = { data: Ev[]; next_cursor: string | null };
+type Page = ApiBody<'get', '/api/v1/audit/activities'>;
+type Ev = Page['data'][number];
 
 /** Every page through the API, following cursors. */
 async function apiPages(t: TestService, query: string, limit: number, token?: string): Promise<Ev[][]> {
@@ -20,7 +20,7 @@ async function apiPages(t: TestService, query: string, limit: number, token?: st
   do {
     const res = await t.get(`/api/v1/audit/activities?limit=${limit}${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, token ? { token } : {});
     expect(res.status).toBe(200);
-    const page = (await res.json()) as Page;
+    const page: Page = await res.json();
     pages.push(page.data);
     cursor = page.next_cursor;
   } while (cursor);
@@ -87,7 +87,7 @@ describe('read cache: pages equal the store', () => {
       expect(got).toEqual(want);
     }
     // The whole body, not just ids: cached events are exactly what the store returns.
-    const feed = (await (await t.get('/api/v1/audit/activities?limit=50')).json()) as Page;
+    const feed = await (await t.get('/api/v1/audit/activities?limit=50')).json();
     expect(feed.data).toEqual(JSON.parse(JSON.stringify(await listEvents(t.services.store, 'acme', {}, 50))));
   });
 
@@ -137,14 +137,14 @@ describe('read cache: mutations, deletes, TTL, restart', () => {
   it('no read returns an erased subject\'s data: feed, by user and by id were cached before', async () => {
     const token = await tok('erase');
     const res = await t.post([...Array.from({ length: 20 }, (_, i) => event({ user_id: 'carol', description: `c${i}` })), event({ user_id: 'dave' })], { token });
-    const ids = ((await res.json()) as { ids: string[] }).ids;
+    const ids = (await res.json()).ids;
     await t.count();
     for (const q of ['', '&user_id=carol']) expect((await apiPages(t, q, 50, token)).flat().some((e) => e.user_id === 'carol')).toBe(true);
-    expect(((await (await t.get(`/api/v1/audit/activities/${ids[0]}`, { token })).json()) as Ev).user_id).toBe('carol');
+    expect((await (await t.get(`/api/v1/audit/activities/${ids[0]}`, { token })).json()).user_id).toBe('carol');
     const er = await t.app.request('/api/v1/audit/erasure', { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ user_id: 'carol' }) });
     expect(er.status).toBe(200);
     for (const q of ['', '&user_id=carol']) expect((await apiPages(t, q, 50, token)).flat().some((e) => e.user_id === 'carol')).toBe(false);
-    expect(((await (await t.get(`/api/v1/audit/activities/${ids[0]}`, { token })).json()) as Ev).user_id).not.toBe('carol');
+    expect((await (await t.get(`/api/v1/audit/activities/${ids[0]}`, { token })).json()).user_id).not.toBe('carol');
   });
 
   it('a load that overlaps an insert takes the inserted rows once; one that overlaps a mutation is thrown away', async () => {

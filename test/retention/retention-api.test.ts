@@ -7,7 +7,7 @@ import { sha256File } from '../../src/archive/files.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { retentionRunCommand } from '../../src/retention/cli.ts';
 import { startRetentionSchedule } from '../../src/retention/schedule.ts';
-import { createTestService, testEnv } from '../support/service.ts';
+import { bodyOf, createTestService, problemOf, testEnv } from '../support/service.ts';
 import { DAY, createRetentionService, eventAt, type RetentionTestService } from '../support/retention.ts';
 
 let t: RetentionTestService;
@@ -39,14 +39,14 @@ describe('POST /api/v1/audit/retention/run', () => {
     const writer = await post('/api/v1/audit/retention/run', await t.token({ scope: 'audit:read audit:write' }));
     expect(writer.status).toBe(403);
     expect(writer.headers.get('content-type')).toContain('application/problem+json');
-    expect(((await writer.json()) as { type: string }).type).toMatch(/missing-scope$/);
+    expect((await problemOf(writer)).type).toMatch(/missing-scope$/);
   });
 
   it('refuses a malformed dry_run with 400 and changes nothing', async () => {
     const before = await t.count();
     const res = await post('/api/v1/audit/retention/run?dry_run=maybe', t.adminToken);
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { errors: Array<{ field: string }> }).errors[0]!.field).toBe('dry_run');
+    expect((await problemOf(res)).errors![0]!.field).toBe('dry_run');
     // A misspelt parameter is refused too: it must never turn a dry run into a real one.
     const typo = await post('/api/v1/audit/retention/run?dryrun=true', t.adminToken);
     expect(typo.status).toBe(400);
@@ -57,7 +57,7 @@ describe('POST /api/v1/audit/retention/run', () => {
     const before = await t.count();
     const res = await post('/api/v1/audit/retention/run?dry_run=true', t.adminToken);
     expect(res.status).toBe(200);
-    const report = (await res.json()) as { dry_run: boolean; totals: Record<string, number>; partitions: Array<{ severity: string; archived_rows: number; deleted_rows: number }> };
+    const report = await bodyOf(res, 'post', '/api/v1/audit/retention/run?dry_run=true');
     expect(report.dry_run).toBe(true);
     // Judged against the wall clock: 3 LOW, 1 HIGH expired; CRITICAL (180 d) too; MEDIUM is 2 days old.
     expect(report.totals).toEqual({ archives: 0, archived_rows: 5, deleted_rows: 5 });
@@ -70,17 +70,14 @@ describe('POST /api/v1/audit/retention/run', () => {
   it('runs the job, then GET /api/v1/audit/archives lists each archive with its rows and checksum', async () => {
     const res = await post('/api/v1/audit/retention/run', t.adminToken);
     expect(res.status).toBe(200);
-    const report = (await res.json()) as { totals: Record<string, number>; archives: Array<{ seq: number }> };
+    const report = await bodyOf(res, 'post', '/api/v1/audit/retention/run');
     expect(report.totals).toMatchObject({ archived_rows: 5, deleted_rows: 5 });
 
     const forbidden = await t.get('/api/v1/audit/archives');
     expect(forbidden.status).toBe(403);
     const list = await t.get('/api/v1/audit/archives', { token: t.adminToken });
     expect(list.status).toBe(200);
-    const { data, next_cursor } = (await list.json()) as {
-      data: Array<{ seq: number; file: string; row_count: number; file_sha256: string; state: string; deleted_rows: number }>;
-      next_cursor: string | null;
-    };
+    const { data, next_cursor } = await list.json();
     expect(next_cursor).toBeNull();
     expect(data.map((a) => a.seq)).toEqual(report.archives.map((a) => a.seq));
     expect(data.reduce((n, a) => n + a.row_count, 0)).toBe(5);
@@ -88,9 +85,9 @@ describe('POST /api/v1/audit/retention/run', () => {
       expect((await sha256File(path.join(t.archiveDir, a.file))).sha256).toBe(a.file_sha256);
       expect(a).toMatchObject({ state: 'deleted', deleted_rows: a.row_count });
     }
-    const page1 = (await (await t.get('/api/v1/audit/archives?limit=1', { token: t.adminToken })).json()) as { data: Array<{ seq: number }>; next_cursor: string };
+    const page1 = await (await t.get('/api/v1/audit/archives?limit=1', { token: t.adminToken })).json();
     expect(page1.data).toHaveLength(1);
-    const page2 = (await (await t.get(`/api/v1/audit/archives?limit=1&cursor=${page1.next_cursor}`, { token: t.adminToken })).json()) as { data: Array<{ seq: number }> };
+    const page2 = await (await t.get(`/api/v1/audit/archives?limit=1&cursor=${page1.next_cursor}`, { token: t.adminToken })).json();
     expect(page2.data[0]!.seq).toBe(data[1]!.seq);
     expect((await t.get('/api/v1/audit/archives?cursor=abc', { token: t.adminToken })).status).toBe(400);
   });

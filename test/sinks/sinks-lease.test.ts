@@ -41,14 +41,14 @@ it('delivers each event once with two replicas, and fails over to the other when
     // Both have looked at the lease before anything is stored (a new sink starts at "now").
     await eventually(() => a.holding || b.holding, Boolean);
     await new Promise((r) => setTimeout(r, 300));
-    const first = (await (await t.post(Array.from({ length: 40 }, () => event()))).json()) as { ids: string[] };
+    const first = await (await t.post(Array.from({ length: 40 }, () => event()))).json();
     delivered.push(...first.ids);
     expect(await eventually(ids, (x) => x.length >= 40)).toEqual(first.ids);
     expect([a.holding, b.holding].filter(Boolean)).toHaveLength(1);
 
     const [holder, other] = a.holding ? [a, b] : [b, a];
     await holder.stop();
-    const second = (await (await t.post(Array.from({ length: 20 }, () => event()))).json()) as { ids: string[] };
+    const second = await (await t.post(Array.from({ length: 20 }, () => event()))).json();
     delivered.push(...second.ids);
     const got = await eventually(ids, (x) => new Set(x).size >= 60, 20_000);
     expect([...new Set(got)]).toEqual(delivered);

@@ -1,7 +1,7 @@
 // Reads while the store is unreachable: 503 + Retry-After (a condition to wait out), not a 500.
 import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestService, type TestService } from '../support/service.ts';
+import { createTestService, problemOf, type TestService } from '../support/service.ts';
 
 let t: TestService;
 beforeAll(async () => {
@@ -22,7 +22,7 @@ it('answers reads with 503 problem+json and Retry-After while ClickHouse is unre
     expect(res.status, path).toBe(503);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
     expect(res.headers.get('retry-after')).toBe('5');
-    const body = (await res.json()) as { detail: string };
+    const body = await problemOf(res);
     expect(body.detail).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/); // no internals leaked
   }
 });

@@ -3,6 +3,7 @@
 // load, also with a second SIGTERM); when the store "comes back" (a restart in embedded mode on
 // the same data directory and spool), everything drains exactly once, in the API's view.
 import { describe, expect, it } from 'vitest';
+import { bodyOf } from '../support/api.ts';
 import { ServiceProcess, useServiceProcesses, eventsWithIds, freePort, startLoad, writeToken } from '../support/service-process.ts';
 
 const { start, tempDir } = useServiceProcesses();
@@ -24,7 +25,7 @@ async function listAllIds(svc: ServiceProcess, token: string): Promise<string[]>
       headers: { Authorization: `Bearer ${token}` },
     });
     expect(res.status).toBe(200);
-    const page = (await res.json()) as { data: Array<{ id: string }>; next_cursor: string | null };
+    const page = await bodyOf(res, 'get', '/api/v1/audit/activities');
     ids.push(...page.data.map((e) => e.id));
     cursor = page.next_cursor;
   } while (cursor);

@@ -52,7 +52,7 @@ export async function createRetentionService(env: Record<string, string> = {}): 
       const res = await t.post(events, { token: adminToken });
       expect(res.status).toBe(202);
       await t.services.writer.flush(); // these tests look at the table itself, not through the API
-      const { ids } = (await res.json()) as { ids: string[] };
+      const { ids } = await res.json();
       return ids.map((id, i) => {
         const e = events[i]!;
         const a: Accepted = { key: `${e.tenant_id ?? 'acme'}|${id}`, timestamp: Date.parse(e.timestamp as string), severity: (e.severity as string) ?? 'LOW' };
