@@ -113,12 +113,17 @@ export class Store {
     // Same-path connections share the process's one engine; the first one to open decides its settings.
     const chdb = (await import('chdb')) as unknown as { Session: new (p: string, o?: { connectionArgs: string[] }) => ChdbSession };
     const engineSession = new chdb.Session(enginePath, { connectionArgs: ENGINE_ARGS });
-    const { createChdbConnection } = await import('chdb/connection');
-    const client = createClient({ connection: createChdbConnection({ path: enginePath }) } as never);
-    const insertClient = createClient({ connection: createChdbConnection({ path: enginePath }) } as never);
-    const store = new Store(client, 'embedded', opts.database, enginePath, opts.metrics, insertClient);
-    store.engineSession = engineSession;
-    return store;
+    try {
+      const { createChdbConnection } = await import('chdb/connection');
+      const client = createClient({ connection: createChdbConnection({ path: enginePath }) } as never);
+      const insertClient = createClient({ connection: createChdbConnection({ path: enginePath }) } as never);
+      const store = new Store(client, 'embedded', opts.database, enginePath, opts.metrics, insertClient);
+      store.engineSession = engineSession;
+      return store;
+    } catch (err) {
+      engineSession.close();
+      throw err;
+    }
   }
 
   static fromConfig(config: Config, metrics?: Metrics): Promise<Store> {
