@@ -12,7 +12,7 @@ import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { RetentionJob } from '../src/retention/job.ts';
-import { retentionPolicy, ttlExpression } from '../src/retention/policy.ts';
+import { tableTtl } from '../src/retention/policy.ts';
 import { Store } from '../src/store/client.ts';
 import { migrate } from '../src/store/migrate.ts';
 
@@ -26,7 +26,7 @@ const config = loadConfig({
 });
 const metrics = createMetrics({ defaultMetrics: false });
 const store = await Store.fromConfig(config, metrics);
-await migrate(store, { ttl: ttlExpression(retentionPolicy(config)) });
+await migrate(store, { ttl: tableTtl(config) });
 
 const DAY = 86_400_000;
 const end = Date.now() - 200 * DAY; // every row older than any retention

@@ -12,7 +12,7 @@ import { HashChain } from '../src/integrity/chain.ts';
 import { Checkpointer } from '../src/integrity/checkpoints.ts';
 import { loadIntegrityKeys } from '../src/integrity/keys.ts';
 import { verifyChains } from '../src/integrity/verify.ts';
-import { retentionPolicy, ttlExpression } from '../src/retention/policy.ts';
+import { tableTtl } from '../src/retention/policy.ts';
 import { loadConfig } from '../src/config.ts';
 import { Store } from '../src/store/client.ts';
 import { migrate } from '../src/store/migrate.ts';
@@ -24,7 +24,7 @@ const writers = Number(values.writers ?? 2);
 const dir = values.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'audithouse-bench-'));
 
 const store = await Store.open({ dataDir: dir, database: 'bench' });
-await migrate(store, { ttl: ttlExpression(retentionPolicy(loadConfig({ AUDIT_DATA_DIR: dir }))) });
+await migrate(store, { ttl: tableTtl(loadConfig({ AUDIT_DATA_DIR: dir })) });
 const keys = await loadIntegrityKeys({ dataDir: dir, key: undefined, signingKey: undefined, trustedKeysFile: undefined }, { create: true });
 const params = streamParams(keys.mac.id, ['email', 'phone', 'full_name', 'username', 'user_id', 'ip_address', 'user_agent'], ['user']);
 const chains = Array.from({ length: writers }, (_, i) => new HashChain(store, keys.mac, params, `bench-${i}`));

@@ -4,7 +4,7 @@ import { tokenCommand } from './auth/cli.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { verifyCommand } from './integrity/cli.ts';
 import { retentionRunCommand } from './retention/cli.ts';
-import { retentionPolicy, ttlExpression } from './retention/policy.ts';
+import { tableTtl } from './retention/policy.ts';
 import { serveCommand } from './server.ts';
 import { migrateCommand } from './store/cli.ts';
 
@@ -31,7 +31,7 @@ type Command = (args: string[], config: Config) => Promise<number>;
 const commands: Record<string, Command> = {
   serve: serveCommand,
   // The table's TTL follows from the retention policy; the store applies what it is given.
-  migrate: (args, config) => migrateCommand(args, config, ttlExpression(retentionPolicy(config))),
+  migrate: (args, config) => migrateCommand(args, config, tableTtl(config)),
   token: tokenCommand,
   'retention run': retentionRunCommand,
   'archive verify': archiveVerifyCommand,

@@ -12,7 +12,7 @@ import type { Logger } from './logger.ts';
 import { startIntegrity } from './integrity/service.ts';
 import { createMetrics } from './metrics.ts';
 import { RetentionJob } from './retention/job.ts';
-import { retentionPolicy, ttlExpression } from './retention/policy.ts';
+import { tableTtl } from './retention/policy.ts';
 import { Store } from './store/client.ts';
 import { migrate } from './store/migrate.ts';
 import { watchStorageSize, type StorageSizeWatcher } from './store/storage-size.ts';
@@ -40,7 +40,7 @@ export async function startServices(config: Config, log: Logger, opts: { store?:
     ? await Spool.open({ dir: config.spool.dir, maxBytes: config.spool.maxBytes, metrics, log, faults: opts.faults })
     : undefined;
   const readiness = await migrateWhenReachable(
-    () => migrate(store, { ttl: ttlExpression(retentionPolicy(config)), log, cluster: config.clickhouse.cluster }),
+    () => migrate(store, { ttl: tableTtl(config), log, cluster: config.clickhouse.cluster }),
     { log, deferrable: spool !== undefined && store.kind === 'server' },
   ).catch(async (err: unknown) => {
     await spool?.close(); // release the spool's lock for whoever starts next

@@ -1,7 +1,7 @@
 // Child-process side of EngineWorker: one embedded engine (this process's only data directory),
 // any number of databases in it, and the operations the sections run next to the engine.
 import { loadConfig } from '../../src/config.ts';
-import { retentionPolicy, ttlExpression } from '../../src/retention/policy.ts';
+import { tableTtl } from '../../src/retention/policy.ts';
 import { Store } from '../../src/store/client.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { ingestOps } from '../sections/ingest.engine.ts';
@@ -31,7 +31,7 @@ const ctx: EngineContext = {
       s = await Store.open({ dataDir, database });
       // Archiving on: the table carries no delete TTL, so generated rows of any age stay put.
       const config = loadConfig({ AUDIT_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: database, AUDIT_JWT_SECRET: 'x'.repeat(32) });
-      await migrate(s, { ttl: ttlExpression(retentionPolicy(config)) });
+      await migrate(s, { ttl: tableTtl(config) });
       stores.set(database, s);
     }
     return s;

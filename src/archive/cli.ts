@@ -6,7 +6,7 @@ import type { Config } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { Store } from '../store/client.ts';
 import { migrate } from '../store/migrate.ts';
-import { retentionPolicy, ttlExpression } from '../retention/policy.ts';
+import { tableTtl } from '../retention/policy.ts';
 import { KEYS_DIR } from './format.ts';
 import { loadPublicKeys, type PublicKeySet } from './keys.ts';
 import { findArchiveRoot, restoreArchives } from './restore.ts';
@@ -72,7 +72,7 @@ export async function archiveRestoreCommand(args: string[], config: Config): Pro
   }
   const store = await Store.fromConfig(config);
   try {
-    await migrate(store, { ttl: ttlExpression(retentionPolicy(config)), log });
+    await migrate(store, { ttl: tableTtl(config), log });
     const report = await restoreArchives(store, positionals[0]!, { publicKeys: keys, log });
     if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else {

@@ -27,7 +27,6 @@ export const TEMP_SUFFIX = '.partial';
 
 const SEQ_DIGITS = 8;
 const NAME_RE = /^(\d{8,})-(\d{6})-([A-Z]+)\.(ndjson\.gz|manifest\.json)$/;
-export const PARTITION_RE = MONTH_PARTITION_RE;
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
 export interface ArchiveName {
@@ -63,7 +62,7 @@ export type ArchiveColumn = z.infer<typeof ArchiveColumnSchema>;
 export const ArchiveManifestBodySchema = z.strictObject({
   format: z.literal(ARCHIVE_FORMAT),
   seq: z.number().int().min(1),
-  partition: z.string().regex(PARTITION_RE),
+  partition: z.string().regex(MONTH_PARTITION_RE),
   severity: z.string().min(1),
   /** Data file, relative to the archive root. */
   file: z.string().min(1),

@@ -15,7 +15,8 @@ import type { Logger } from '../logger.ts';
 import { insertChainedEvents, type ChainColumns } from '../store/activity-rows.ts';
 import type { Store } from '../store/client.ts';
 import { CANON_COMPACT, genesisHash, paramsText, policyOf, sealEvent, type PiiPolicy, type StreamParams } from './canonical.ts';
-import { RetentionCutRecorder, type ChainLink } from './cuts.ts';
+import type { ChainLink } from '../store/chain-rows.ts';
+import { RetentionCutRecorder } from './cuts.ts';
 import type { MacKeys } from './keys.ts';
 
 /** Rows sealed between two yields to the event loop (~4 ms of work: a 20,000-row batch must not stall requests). */

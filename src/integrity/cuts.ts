@@ -23,8 +23,6 @@ const FLUSH_EVERY = 10_000;
  */
 export const TTL_CUT_HORIZON_MS = 2 * 86_400_000;
 
-export type { ChainLink };
-
 /** Turns links about to be deleted, given in (tenant, stream, seq) order, into cut records. */
 export class RetentionCutRecorder {
   private open: CutRecord | undefined;

@@ -23,7 +23,6 @@ import type { IntegrityKeys } from './keys.ts';
 import type { ErasureResult } from './schemas.ts';
 import { planRowErasure } from './subject.ts';
 
-
 async function tableExists(store: Store, name: string): Promise<boolean> {
   const rows = await store.query<{ n: string | number }>(
     `SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = {t:String}`, { db: store.database, t: name }, 'erasure');

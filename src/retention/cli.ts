@@ -9,7 +9,7 @@ import { Store } from '../store/client.ts';
 import { migrate } from '../store/migrate.ts';
 import { RetentionJob } from './job.ts';
 import type { RetentionReport } from './report.ts';
-import { retentionPolicy, ttlExpression } from './policy.ts';
+import { tableTtl } from './policy.ts';
 import { loadIntegrityKeys } from '../integrity/keys.ts';
 import { integrityKeyConfig } from '../integrity/service.ts';
 
@@ -19,7 +19,7 @@ export async function retentionRunCommand(args: string[], config: Config): Promi
   const metrics = createMetrics({ defaultMetrics: false });
   const store = await Store.fromConfig(config, metrics);
   try {
-    await migrate(store, { ttl: ttlExpression(retentionPolicy(config)), log });
+    await migrate(store, { ttl: tableTtl(config), log });
     // The service's integrity key (created like the service would): deletions are recorded as cuts.
     const { mac } = await loadIntegrityKeys(integrityKeyConfig(config), { create: true });
     const job = new RetentionJob({ store, config, metrics, log, integrity: { mac } });

@@ -25,6 +25,9 @@ export function cutoffsAt(now: number, days: Record<Severity, number>): Record<S
   return Object.fromEntries(severities.map((s) => [s, now - days[s] * DAY_MS])) as Record<Severity, number>;
 }
 
+/** The TTL clause `migrate()` gives audit_activities under this configuration's retention policy. */
+export const tableTtl = (config: Config): string | null => ttlExpression(retentionPolicy(config));
+
 /** The TTL clause body for audit_activities, or null when the table must carry no delete TTL. */
 export function ttlExpression(policy: RetentionPolicy): string | null {
   if (policy.archiveEnabled) return null;

@@ -90,7 +90,7 @@ export function plan(target: MigrateTarget, migrations = loadMigrations()): Arra
 export async function migrate(
   store: Store,
   opts: {
-    /** The delete TTL clause audit_activities must carry (retention/policy.ts ttlExpression), null for none. */
+    /** The delete TTL clause audit_activities must carry (retention/policy.ts tableTtl), null for none. */
     ttl: string | null;
     log?: Logger;
     migrations?: Migration[];

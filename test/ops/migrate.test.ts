@@ -1,14 +1,14 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { retentionPolicy, ttlExpression } from '../../src/retention/policy.ts';
+import { tableTtl } from '../../src/retention/policy.ts';
 import { ENGINE_ARGS, Store } from '../../src/store/client.ts';
 import { loadMigrations, migrate, renderStatements } from '../../src/store/migrate.ts';
 import { testDataDir } from '../support/service.ts';
 
 let store: Store;
 const database = `m_${crypto.randomBytes(5).toString('hex')}`;
-const ttl = (env: Record<string, string>) => ttlExpression(retentionPolicy(loadConfig({ AUDIT_DATA_DIR: testDataDir(), ...env })));
+const ttl = (env: Record<string, string>) => tableTtl(loadConfig({ AUDIT_DATA_DIR: testDataDir(), ...env }));
 
 beforeAll(async () => {
   store = await Store.open({ dataDir: testDataDir(), database });
